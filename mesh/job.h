@@ -1,0 +1,89 @@
+/*  mesh/job.h — a job as the coordinator holds it, and the job states.
+
+    A job is one execution of a role with a payload. It is queued (or
+    scheduled for later), then leased to a worker as attempt N (running), and
+    ends in exactly one terminal state. The coordinator's loop is the only
+    owner and the only thread that touches a job_t.
+
+    State machine (docs/PROTOCOL.md §5):
+      queued -> running -> succeeded | failed | timed_out | cancelled
+      running -> queued (worker lost, attempts left) | dead (attempts spent)
+      queued -> cancelled
+      scheduled -> queued (when due)
+*/
+#ifndef POPEBOT_MESH_JOB_H
+#define POPEBOT_MESH_JOB_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include "mesh/kv.h"
+#include "mesh/role.h"
+
+typedef enum {
+    JOB_QUEUED, JOB_SCHEDULED, JOB_RUNNING,
+    JOB_SUCCEEDED, JOB_FAILED, JOB_TIMED_OUT, JOB_CANCELLED, JOB_DEAD,
+    JOB_STATE_COUNT
+} job_state_t;
+
+const char *job_state_name(job_state_t s);
+/* Returns 0 and sets *out, or -1 for an unknown name. */
+int job_state_parse(const char *name, job_state_t *out);
+bool job_state_terminal(job_state_t s);
+
+#define JOBID_LEN 16            /* lowercase hex of a 64-bit id */
+#define JOB_LOG_TAIL (64 * 1024) /* bytes of output kept in memory per job */
+
+struct peer;
+struct sched_queue;
+
+typedef struct job {
+    uint64_t id;                 /* 48-bit ms clock << 16 | sequence */
+    char idstr[JOBID_LEN + 1];   /* the id as clients see it */
+    role_t *role;                /* borrowed from the coordinator's role set */
+    char *payload;               /* JSON text, owned */
+    int32_t priority;            /* higher runs first */
+    kvlist_t where;              /* labels a worker must carry, owned */
+    job_state_t state;
+    uint32_t attempts;           /* attempts started so far */
+    struct peer *worker;         /* lease holder while running, else NULL */
+    char *last_worker;           /* id of the last worker that ran it, owned */
+    bool has_exit_code;
+    int32_t exit_code;
+    char *result;                /* JSON text, owned, NULL until it ends */
+    char *error;                 /* why it did not succeed, owned */
+    int64_t created_ms, started_ms, finished_ms;   /* 0 = not yet */
+    char *log;                   /* tail of the output, owned */
+    size_t log_len;              /* bytes in log */
+    struct sched_queue *queue;   /* the ready queue holding it, or NULL */
+    size_t qpos;                 /* its index in that queue's heap */
+    void **waiters;              /* zframe_t* routing ids awaiting RESULT */
+    size_t nwaiters;
+    bool revoking;               /* a cancel was sent to its worker */
+    void *h_order;               /* jobtab: handle in the creation-order list */
+    void *h_finished;            /* jobtab: handle in the finished FIFO */
+} job_t;
+
+/* A new queued job; takes nothing, copies payload and where. */
+job_t *job_new(uint64_t id, role_t *role, const char *payload, size_t payload_len,
+               int32_t priority, const kvlist_t *where, int64_t now_ms);
+void job_destroy(job_t **self_p);
+
+/* Keep the last JOB_LOG_TAIL bytes of output. Returns 0 or -1 (ENOMEM). */
+int job_log_append(job_t *job, const char *data, size_t len);
+
+/* Record the end of the job. Copies result/error (either may be NULL). */
+int job_finish(job_t *job, job_state_t state, bool has_exit, int32_t exit_code,
+               const char *result, size_t result_len, const char *error, int64_t now_ms);
+
+/* Job ids: a 48-bit millisecond clock and a 16-bit sequence, so ids sort by
+   creation time. The generator never goes backwards, even if the clock does. */
+typedef struct {
+    uint64_t last;
+} jobid_gen_t;
+
+uint64_t jobid_next(jobid_gen_t *gen, int64_t now_ms);
+void jobid_format(uint64_t id, char out[JOBID_LEN + 1]);
+/* Returns 0 and sets *id, or -1 when s is not 16 lowercase hex digits. */
+int jobid_parse(const char *s, size_t len, uint64_t *id);
+
+#endif

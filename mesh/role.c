@@ -1,0 +1,284 @@
+/*  mesh/role.c — role definitions: built-ins and JSON role files (role.h).
+
+    Rules: a role set owns its roles; a role owns every string in it. Parsing
+    is strict and all-or-nothing: on any error nothing is added to the set.
+*/
+#include "mesh/role.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+bool role_name_valid(const char *name)
+{
+    size_t len = strlen(name);
+    if (len == 0 || len > ROLE_NAME_MAX)
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        char c = name[i];
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                  (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-';
+        if (!ok)
+            return false;
+    }
+    return true;
+}
+
+void role_destroy(role_t **self_p)
+{
+    role_t *r = *self_p;
+    if (!r)
+        return;
+    for (size_t i = 0; i < r->ncommand; i++)
+        free(r->command[i]);
+    free(r->command);
+    kv_free(&r->env);
+    free(r->name);
+    free(r);
+    *self_p = NULL;
+}
+
+static role_t *s_role_new(const char *name)
+{
+    role_t *r = calloc(1, sizeof(*r));
+    if (!r)
+        return NULL;
+    r->name = strdup(name);
+    r->max_attempts = ROLE_DEFAULT_MAX_ATTEMPTS;
+    if (!r->name) {
+        free(r);
+        return NULL;
+    }
+    return r;
+}
+
+static int s_push(roleset_t *set, role_t *r)
+{
+    role_t **items = realloc(set->items, (set->n + 1) * sizeof(role_t *));
+    if (!items)
+        return -1;
+    set->items = items;
+    items[set->n++] = r;
+    return 0;
+}
+
+int roleset_init(roleset_t *set)
+{
+    set->items = NULL;
+    set->n = 0;
+    const char *builtins[] = { "echo", "sleep" };
+    for (size_t i = 0; i < 2; i++) {
+        role_t *r = s_role_new(builtins[i]);
+        if (!r || s_push(set, r) != 0) {
+            role_destroy(&r);
+            roleset_free(set);
+            return -1;
+        }
+        r->builtin = true;
+    }
+    return 0;
+}
+
+role_t *roleset_find(const roleset_t *set, const char *name)
+{
+    for (size_t i = 0; i < set->n; i++)
+        if (strcmp(set->items[i]->name, name) == 0)
+            return set->items[i];
+    return NULL;
+}
+
+void roleset_free(roleset_t *set)
+{
+    for (size_t i = 0; i < set->n; i++)
+        role_destroy(&set->items[i]);
+    free(set->items);
+    set->items = NULL;
+    set->n = 0;
+}
+
+/* ---- JSON parsing ------------------------------------------------------ */
+
+typedef struct {
+    char *err;
+    size_t errlen;
+    const char *role;
+} s_ctx_t;
+
+static int s_fail(s_ctx_t *c, const char *field, const char *what)
+{
+    snprintf(c->err, c->errlen, "role '%s': %s %s", c->role, field, what);
+    return -1;
+}
+
+static int s_uint(s_ctx_t *c, json_t *v, const char *field, uint32_t min, uint32_t *out)
+{
+    if (!json_is_integer(v) || json_integer_value(v) < (json_int_t) min ||
+        json_integer_value(v) > (json_int_t) UINT32_MAX) {
+        char what[64];
+        snprintf(what, sizeof what, "must be an integer >= %u", min);
+        return s_fail(c, field, what);
+    }
+    *out = (uint32_t) json_integer_value(v);
+    return 0;
+}
+
+static int s_command(s_ctx_t *c, role_t *r, json_t *v)
+{
+    if (json_is_string(v) && r->shell) {
+        r->command = calloc(1, sizeof(char *));
+        if (!r->command || !(r->command[0] = strdup(json_string_value(v))))
+            return s_fail(c, "command", "out of memory");
+        r->ncommand = 1;
+        return 0;
+    }
+    if (!json_is_array(v) || json_array_size(v) == 0)
+        return s_fail(c, "command", "must be a non-empty array of strings");
+    if (r->shell && json_array_size(v) != 1)
+        return s_fail(c, "command", "of a shell role must be one string (the shell line)");
+    r->command = calloc(json_array_size(v), sizeof(char *));
+    if (!r->command)
+        return s_fail(c, "command", "out of memory");
+    size_t i;
+    json_t *e;
+    json_array_foreach(v, i, e) {
+        if (!json_is_string(e))
+            return s_fail(c, "command", "must be a non-empty array of strings");
+        if (!(r->command[i] = strdup(json_string_value(e))))
+            return s_fail(c, "command", "out of memory");
+        r->ncommand = i + 1;
+    }
+    return 0;
+}
+
+static int s_env(s_ctx_t *c, role_t *r, json_t *v)
+{
+    if (!json_is_object(v))
+        return s_fail(c, "env", "must be an object of strings");
+    const char *k;
+    json_t *e;
+    json_object_foreach(v, k, e) {
+        if (!json_is_string(e) || !*k || strchr(k, '='))
+            return s_fail(c, "env", "must map variable names to strings");
+        if (kv_set(&r->env, k, json_string_value(e)) != 0)
+            return s_fail(c, "env", "out of memory");
+    }
+    return 0;
+}
+
+static int s_field(s_ctx_t *c, role_t *r, const char *key, json_t *v)
+{
+    if (strcmp(key, "name") == 0)
+        return 0;
+    if (strcmp(key, "shell") == 0)
+        return 0; /* read first, in s_role_from_json */
+    if (strcmp(key, "command") == 0)
+        return s_command(c, r, v);
+    if (strcmp(key, "timeout_ms") == 0)
+        return s_uint(c, v, key, 0, &r->timeout_ms);
+    if (strcmp(key, "max_attempts") == 0)
+        return s_uint(c, v, key, 1, &r->max_attempts);
+    if (strcmp(key, "max_concurrency") == 0)
+        return s_uint(c, v, key, 0, &r->max_concurrency);
+    if (strcmp(key, "env") == 0)
+        return s_env(c, r, v);
+    return s_fail(c, key, "is not a role field (known: name, command, shell, "
+                          "timeout_ms, max_attempts, max_concurrency, env)");
+}
+
+static role_t *s_role_from_json(json_t *o, size_t index, char *err, size_t errlen)
+{
+    char label[32];
+    snprintf(label, sizeof label, "#%zu", index + 1);
+    s_ctx_t c = { err, errlen, label };
+    if (!json_is_object(o)) {
+        s_fail(&c, "entry", "must be an object");
+        return NULL;
+    }
+    json_t *name = json_object_get(o, "name");
+    if (!json_is_string(name) || !role_name_valid(json_string_value(name))) {
+        s_fail(&c, "name", "must be 1-64 characters of letters, digits, _ . -");
+        return NULL;
+    }
+    c.role = json_string_value(name);
+    role_t *r = s_role_new(c.role);
+    json_t *shell = json_object_get(o, "shell");
+    if (!r || (shell && !json_is_boolean(shell))) {
+        s_fail(&c, "shell", r ? "must be true or false" : "out of memory");
+        role_destroy(&r);
+        return NULL;
+    }
+    r->shell = json_is_true(shell);
+    const char *key;
+    json_t *v;
+    json_object_foreach(o, key, v) {
+        if (s_field(&c, r, key, v) != 0) {
+            role_destroy(&r);
+            return NULL;
+        }
+    }
+    if (r->ncommand == 0) {
+        s_fail(&c, "command", "is missing");
+        role_destroy(&r);
+    }
+    return r;
+}
+
+static int s_add_all(roleset_t *set, json_t *roles, char *err, size_t errlen)
+{
+    size_t first = set->n, i;
+    json_t *o;
+    json_array_foreach(roles, i, o) {
+        role_t *r = s_role_from_json(o, i, err, errlen);
+        if (r && roleset_find(set, r->name)) {
+            snprintf(err, errlen, "role '%s' is defined twice (or is built in)", r->name);
+            role_destroy(&r);
+        }
+        if (!r || s_push(set, r) != 0) {
+            role_destroy(&r);
+            while (set->n > first)
+                role_destroy(&set->items[--set->n]);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int s_load_doc(roleset_t *set, json_t *doc, char *err, size_t errlen)
+{
+    json_t *roles = json_object_get(doc, "roles");
+    if (!json_is_object(doc) || !json_is_array(roles)) {
+        snprintf(err, errlen, "expected {\"roles\": [...]}");
+        return -1;
+    }
+    return s_add_all(set, roles, err, errlen);
+}
+
+int roleset_load_json(roleset_t *set, const char *text, char *err, size_t errlen)
+{
+    json_error_t jerr;
+    json_t *doc = json_loads(text, 0, &jerr);
+    if (!doc) {
+        snprintf(err, errlen, "line %d: %s", jerr.line, jerr.text);
+        return -1;
+    }
+    int rc = s_load_doc(set, doc, err, errlen);
+    json_decref(doc);
+    return rc;
+}
+
+int roleset_load_file(roleset_t *set, const char *path, char *err, size_t errlen)
+{
+    json_error_t jerr;
+    json_t *doc = json_load_file(path, 0, &jerr);
+    if (!doc) {
+        snprintf(err, errlen, "%s:%d: %s", path, jerr.line, jerr.text);
+        return -1;
+    }
+    char inner[200];
+    int rc = s_load_doc(set, doc, inner, sizeof inner);
+    if (rc != 0)
+        snprintf(err, errlen, "%s: %s", path, inner);
+    json_decref(doc);
+    return rc;
+}
