@@ -1,0 +1,339 @@
+/*  node/config.c — the flag table and its parser (config.h).
+
+    One table lists every flag: its name, which modes take it, its type, its
+    default and its help line. Usage text, environment lookup and parsing are
+    all driven by that table, so --help cannot drift from what is parsed.
+*/
+#include "node/config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { M_CO = 1 << MODE_COORDINATOR, M_WO = 1 << MODE_WORKER,
+       M_SUB = 1 << MODE_SUBMIT, M_JOB = 1 << MODE_JOB, M_JOBS = 1 << MODE_JOBS,
+       M_WKS = 1 << MODE_WORKERS, M_CAN = 1 << MODE_CANCEL,
+       M_CLI = M_SUB | M_JOB | M_JOBS | M_WKS | M_CAN,
+       M_NODE = M_CO | M_WO, M_ALL = 0xffff };
+
+typedef enum { T_STR, T_UINT, T_INT, T_BOOL, T_DUR } ftype_t;
+
+typedef struct {
+    const char *name;         /* flag name without the dashes */
+    unsigned modes;           /* M_* bits of the modes that take it */
+    ftype_t type;
+    size_t offset;            /* where in config_t the value goes */
+    const char *def;          /* default as text, NULL = unset */
+    const char *help;
+} flag_t;
+
+#define O(f) offsetof(config_t, f)
+
+static const flag_t s_flags[] = {
+    { "bind", M_CO, T_STR, O(bind), "tcp://127.0.0.1:5555", "ROUTER endpoint for workers and clients" },
+    { "data-dir", M_CO, T_STR, O(data_dir), "./popebot-data", "data directory (created 0700)" },
+    { "roles-file", M_CO, T_STR, O(roles_file), NULL, "JSON role definitions {\"roles\":[...]}" },
+    { "keep-finished", M_CO, T_UINT, O(keep_finished), "100000", "finished jobs kept in memory" },
+    { "coordinator", M_WO | M_CLI, T_STR, O(coordinator), "tcp://127.0.0.1:5555", "coordinator endpoint" },
+    { "roles", M_WO, T_STR, O(roles), "echo,sleep", "roles this worker serves, comma-separated" },
+    { "slots", M_WO, T_UINT, O(slots), "4", "jobs run at once" },
+    { "name", M_WO, T_STR, O(name), NULL, "worker name (default: host name)" },
+    { "id", M_WO, T_STR, O(id), NULL, "worker id, the registration key (default: the name)" },
+    { "labels", M_WO, T_STR, O(labels), "", "labels k=v,k2=v2 that jobs can require with --where" },
+    { "work-dir", M_WO, T_STR, O(work_dir), NULL, "parent of per-job work dirs (default: $TMPDIR/popebot-ID)" },
+    { "reconnect-min", M_WO, T_DUR, O(reconnect_min_ms), "1s", "first reconnect delay (doubles, with jitter)" },
+    { "reconnect-max", M_WO, T_DUR, O(reconnect_max_ms), "30s", "largest reconnect delay" },
+    { "drain-timeout", M_WO, T_DUR, O(drain_timeout_ms), "30s", "on SIGTERM, how long running jobs may finish" },
+    { "kill-grace", M_WO, T_DUR, O(kill_grace_ms), "5s", "SIGTERM to SIGKILL delay on timeout or cancel" },
+    { "heartbeat", M_NODE, T_DUR, O(heartbeat_ms), "1s", "heartbeat interval" },
+    { "liveness", M_NODE, T_UINT, O(liveness), "3", "missed heartbeats before a peer is dead" },
+    { "max-message", M_NODE, T_UINT, O(max_message), "16777216", "largest message accepted, bytes" },
+    { "timeout", M_CLI, T_DUR, O(timeout_ms), "10s", "give up when the coordinator does not answer" },
+    { "json", M_CLI, T_BOOL, O(json), "false", "print JSON instead of text" },
+    { "payload", M_SUB, T_STR, O(payload), "{}", "job payload: JSON text, or @FILE" },
+    { "where", M_SUB, T_STR, O(where), "", "labels the worker must have, k=v,k2=v2" },
+    { "priority", M_SUB, T_INT, O(priority), "0", "higher runs first" },
+    { "wait", M_SUB, T_BOOL, O(wait), "false", "wait for the result; exit 0 only if it succeeded" },
+    { "state", M_JOBS, T_STR, O(state), NULL, "only jobs in this state" },
+    { "job-role", M_JOBS, T_STR, O(job_role), NULL, "only jobs of this role" },
+    { "limit", M_JOBS, T_UINT, O(limit), "100", "at most this many jobs, newest first" },
+    { "log-level", M_NODE, T_STR, O(log_level), "info", "debug, info, warn or error" },
+};
+#define NFLAGS (sizeof s_flags / sizeof s_flags[0])
+
+static const char *s_mode_names[MODE_COUNT] = {
+    "", "coordinator", "worker", "submit", "job", "jobs", "workers", "cancel"
+};
+
+const char *config_mode_name(node_mode_t mode)
+{
+    return mode < MODE_COUNT ? s_mode_names[mode] : "";
+}
+
+/* ---- values ---------------------------------------------------------------- */
+
+static int s_duration(const char *text, uint32_t *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(text, &end);
+    if (end == text || errno || v < 0)
+        return -1;
+    double mult = strcmp(end, "ms") == 0 ? 1 : strcmp(end, "s") == 0 ? 1000
+                : strcmp(end, "m") == 0 ? 60000 : strcmp(end, "h") == 0 ? 3600000
+                : (*end == '\0' && v == 0) ? 1 : -1;
+    if (mult < 0 || v * mult > 4294967295.0)
+        return -1;
+    *out = (uint32_t) (v * mult);
+    return 0;
+}
+
+static int s_integer(const char *text, long long min, long long max, long long *out)
+{
+    char *end;
+    errno = 0;
+    long long v = strtoll(text, &end, 10);
+    if (end == text || *end || errno || v < min || v > max)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+static int s_set(config_t *cfg, const flag_t *f, const char *text, char *err, size_t errlen)
+{
+    void *dst = (char *) cfg + f->offset;
+    long long v;
+    switch (f->type) {
+    case T_STR:
+        *(const char **) dst = text;
+        return 0;
+    case T_BOOL:
+        if (strcmp(text, "true") && strcmp(text, "1") && strcmp(text, "false") && strcmp(text, "0"))
+            break;
+        *(bool *) dst = strcmp(text, "true") == 0 || strcmp(text, "1") == 0;
+        return 0;
+    case T_UINT:
+        if (s_integer(text, 0, UINT32_MAX, &v) != 0)
+            break;
+        *(uint32_t *) dst = (uint32_t) v;
+        return 0;
+    case T_INT:
+        if (s_integer(text, INT32_MIN, INT32_MAX, &v) != 0)
+            break;
+        *(int32_t *) dst = (int32_t) v;
+        return 0;
+    case T_DUR:
+        if (s_duration(text, (uint32_t *) dst) != 0) {
+            snprintf(err, errlen, "--%s: bad duration '%.40s' (use a unit: 500ms, 10s, 2m, 1h)",
+                     f->name, text);
+            return -1;
+        }
+        return 0;
+    }
+    static const char *kinds[] = { "text", "a whole number >= 0", "a whole number",
+                                   "true or false", "a duration" };
+    snprintf(err, errlen, "--%s: bad value '%.40s' (expected %s)", f->name, text, kinds[f->type]);
+    return -1;
+}
+
+static void s_env_name(const flag_t *f, char *out, size_t len)
+{
+    size_t i = (size_t) snprintf(out, len, "POPEBOT_");
+    for (const char *p = f->name; *p && i + 1 < len; p++)
+        out[i++] = *p == '-' ? '_' : (char) toupper((unsigned char) *p);
+    out[i] = '\0';
+}
+
+static int s_defaults_and_env(config_t *cfg, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < NFLAGS; i++) {
+        const flag_t *f = &s_flags[i];
+        if (!(f->modes & (1u << cfg->mode)))
+            continue;
+        char env[64];
+        s_env_name(f, env, sizeof env);
+        const char *v = getenv(env);
+        if (f->def && s_set(cfg, f, f->def, err, errlen) != 0)
+            return -1;
+        if (v && s_set(cfg, f, v, err, errlen) != 0) {
+            size_t n = strlen(err);
+            snprintf(err + n, errlen - n, " (from %s)", env);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static const flag_t *s_find(node_mode_t mode, const char *name, size_t len)
+{
+    for (size_t i = 0; i < NFLAGS; i++)
+        if ((s_flags[i].modes & (1u << mode)) && strlen(s_flags[i].name) == len &&
+            strncmp(s_flags[i].name, name, len) == 0)
+            return &s_flags[i];
+    return NULL;
+}
+
+/* ---- argv ------------------------------------------------------------------ */
+
+static node_mode_t s_subcommand(const char *word)
+{
+    for (int m = MODE_SUBMIT; m < MODE_COUNT; m++)
+        if (strcmp(word, s_mode_names[m]) == 0)
+            return (node_mode_t) m;
+    return MODE_NONE;
+}
+
+/* Find the mode first: a subcommand word, else --role (flag or env). */
+static int s_mode(config_t *cfg, int argc, char **argv, char *err, size_t errlen)
+{
+    const char *role = getenv("POPEBOT_ROLE");
+    if (argc > 1 && argv[1][0] != '-') {
+        cfg->mode = s_subcommand(argv[1]);
+        if (cfg->mode == MODE_NONE) {
+            snprintf(err, errlen, "unknown command '%.40s'", argv[1]);
+            return -1;
+        }
+        return 0;
+    }
+    for (int i = 1; i < argc; i++) {
+        if (strncmp(argv[i], "--role=", 7) == 0)
+            role = argv[i] + 7;
+        else if (strcmp(argv[i], "--role") == 0 && i + 1 < argc)
+            role = argv[++i];
+    }
+    if (role && strcmp(role, "coordinator") == 0)
+        cfg->mode = MODE_COORDINATOR;
+    else if (role && strcmp(role, "worker") == 0)
+        cfg->mode = MODE_WORKER;
+    else if (role) {
+        snprintf(err, errlen, "--role: bad value '%.40s' (expected coordinator or worker)", role);
+        return -1;
+    }
+    return 0;
+}
+
+static int s_flag(config_t *cfg, int argc, char **argv, int *i, char *err, size_t errlen)
+{
+    const char *arg = argv[*i] + 2;
+    const char *eq = strchr(arg, '=');
+    size_t len = eq ? (size_t) (eq - arg) : strlen(arg);
+    if ((len == 4 && strncmp(arg, "help", 4) == 0) || (len == 7 && strncmp(arg, "version", 7) == 0)) {
+        *(len == 4 ? &cfg->help : &cfg->version) = true;
+        return 0;
+    }
+    if (len == 4 && strncmp(arg, "role", 4) == 0 && cfg->mode <= MODE_WORKER) {
+        *i += eq ? 0 : 1; /* taken by s_mode */
+        return 0;
+    }
+    const flag_t *f = s_find(cfg->mode, arg, len);
+    if (!f) {
+        snprintf(err, errlen, "unknown flag --%.*s%s%s", (int) (len > 40 ? 40 : len), arg,
+                 cfg->mode ? " for " : "", config_mode_name(cfg->mode));
+        return -1;
+    }
+    const char *val = eq ? eq + 1 : NULL;
+    if (!val && f->type == T_BOOL)
+        val = "true";
+    if (!val && *i + 1 < argc)
+        val = argv[++*i];
+    if (!val) {
+        snprintf(err, errlen, "--%s needs a value", f->name);
+        return -1;
+    }
+    return s_set(cfg, f, val, err, errlen);
+}
+
+static int s_positional(config_t *cfg, const char *word, char *err, size_t errlen)
+{
+    bool takes = cfg->mode == MODE_SUBMIT || cfg->mode == MODE_JOB || cfg->mode == MODE_CANCEL;
+    if (!takes || cfg->arg) {
+        snprintf(err, errlen, "unexpected argument '%.40s'", word);
+        return -1;
+    }
+    cfg->arg = word;
+    return 0;
+}
+
+static int s_check(const config_t *cfg, char *err, size_t errlen)
+{
+    if (cfg->help || cfg->version)
+        return 0;
+    if (cfg->mode == MODE_NONE)
+        snprintf(err, errlen, "say what to run: --role=coordinator, --role=worker or a command");
+    else if (!cfg->arg && (cfg->mode == MODE_SUBMIT || cfg->mode == MODE_JOB || cfg->mode == MODE_CANCEL))
+        snprintf(err, errlen, "%s needs %s", config_mode_name(cfg->mode),
+                 cfg->mode == MODE_SUBMIT ? "a ROLE" : "a job ID");
+    else if (cfg->mode == MODE_WORKER && (cfg->slots < 1 || cfg->slots > 100000))
+        snprintf(err, errlen, "--slots: must be between 1 and 100000");
+    else if ((cfg->mode == MODE_WORKER || cfg->mode == MODE_COORDINATOR) &&
+             (cfg->heartbeat_ms < 10 || cfg->liveness < 1 || cfg->liveness > 100))
+        snprintf(err, errlen, "--heartbeat must be at least 10ms and --liveness 1-100");
+    else
+        return 0;
+    return -1;
+}
+
+int config_parse(config_t *cfg, int argc, char **argv, char *err, size_t errlen)
+{
+    memset(cfg, 0, sizeof *cfg);
+    if (s_mode(cfg, argc, argv, err, errlen) != 0 || s_defaults_and_env(cfg, err, errlen) != 0)
+        return -1;
+    int first = cfg->mode >= MODE_SUBMIT ? 2 : 1;
+    for (int i = first; i < argc; i++) {
+        int rc = strncmp(argv[i], "--", 2) == 0 && argv[i][2]
+                     ? s_flag(cfg, argc, argv, &i, err, errlen)
+                     : s_positional(cfg, argv[i], err, errlen);
+        if (rc != 0)
+            return -1;
+    }
+    return s_check(cfg, err, errlen);
+}
+
+/* ---- usage ------------------------------------------------------------------ */
+
+static const char *s_synopsis[MODE_COUNT] = {
+    "",
+    "popebot-node --role=coordinator [--bind=EP] [--data-dir=DIR] [--roles-file=FILE] [flags]",
+    "popebot-node --role=worker --coordinator=EP [--roles=R1,R2] [--slots=N] [--name=NAME] [--labels=k=v,...] [flags]",
+    "popebot-node submit ROLE [--payload=JSON|@FILE] [--where=k=v,...] [--priority=N] [--wait] [flags]",
+    "popebot-node job ID [--json] [flags]",
+    "popebot-node jobs [--state=STATE] [--job-role=ROLE] [--limit=N] [--json] [flags]",
+    "popebot-node workers [--json] [flags]",
+    "popebot-node cancel ID [flags]",
+};
+
+static void s_flag_help(FILE *out, const flag_t *f)
+{
+    char env[64], left[48];
+    s_env_name(f, env, sizeof env);
+    snprintf(left, sizeof left, "--%s%s", f->name, f->type == T_BOOL ? "" : "=V");
+    fprintf(out, "  %-22s %s", left, f->help);
+    if (f->def && *f->def && f->type != T_BOOL)
+        fprintf(out, " [%s]", f->def);
+    fprintf(out, " (%s)\n", env);
+}
+
+void config_usage(FILE *out, node_mode_t mode)
+{
+    fprintf(out, "usage:\n");
+    for (int m = 1; m < MODE_COUNT; m++)
+        if (mode == MODE_NONE || mode == (node_mode_t) m)
+            fprintf(out, "  %s\n", s_synopsis[m]);
+    if (mode == MODE_NONE) {
+        fprintf(out, "\nRun `popebot-node --role=coordinator --help`, `--role=worker --help` or\n"
+                     "`popebot-node COMMAND --help` for the flags of each. Every flag can also be\n"
+                     "set as POPEBOT_<NAME>; the command line wins.\n"
+                     "  --help                 show this text\n"
+                     "  --version              print the version\n");
+        return;
+    }
+    fprintf(out, "\nflags (environment variable in parentheses, default in brackets):\n");
+    for (size_t i = 0; i < NFLAGS; i++)
+        if (s_flags[i].modes & (1u << mode))
+            s_flag_help(out, &s_flags[i]);
+    if (mode >= MODE_SUBMIT)
+        fprintf(out, "\nexit codes: 0 ok; 1 the job did not succeed (submit --wait); 2 usage;\n"
+                     "3 the coordinator did not answer in time; 4 refused by the coordinator.\n");
+}

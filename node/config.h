@@ -1,0 +1,49 @@
+/*  node/config.h — command line and POPEBOT_* environment, parsed once.
+
+    Every flag --some-name=V (or --some-name V) can also be given as the
+    environment variable POPEBOT_SOME_NAME; a flag on the command line wins
+    over the environment, which wins over the default. Flags belong to modes
+    (coordinator, worker, client subcommands); a flag outside its mode is an
+    unknown flag. Durations take a unit (500ms, 10s, 2m, 1h).
+*/
+#ifndef POPEBOT_NODE_CONFIG_H
+#define POPEBOT_NODE_CONFIG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+typedef enum {
+    MODE_NONE,
+    MODE_COORDINATOR, MODE_WORKER,
+    MODE_SUBMIT, MODE_JOB, MODE_JOBS, MODE_WORKERS, MODE_CANCEL,
+    MODE_COUNT
+} node_mode_t;
+
+typedef struct {
+    node_mode_t mode;
+    bool help, version;
+    const char *log_level;
+    /* coordinator */
+    const char *bind, *data_dir, *roles_file;
+    uint32_t keep_finished;
+    /* worker */
+    const char *coordinator, *id, *name, *roles, *labels, *work_dir;
+    uint32_t slots, reconnect_min_ms, reconnect_max_ms, drain_timeout_ms, kill_grace_ms;
+    /* both nodes */
+    uint32_t heartbeat_ms, liveness, max_message;
+    /* client subcommands */
+    uint32_t timeout_ms, limit;
+    bool json, wait;
+    const char *payload, *where, *state, *job_role;
+    int32_t priority;
+    const char *arg;          /* the positional argument (ROLE or job ID) */
+} config_t;
+
+/* Parse argv and the environment. Returns 0, or -1 with a one-line reason
+   in err (the caller prints it with the usage and exits 2). */
+int config_parse(config_t *cfg, int argc, char **argv, char *err, size_t errlen);
+void config_usage(FILE *out, node_mode_t mode);
+const char *config_mode_name(node_mode_t mode);
+
+#endif

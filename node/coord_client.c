@@ -1,0 +1,240 @@
+/*  node/coord_client.c — the coordinator's side of the client protocol.
+
+    SUBMIT creates jobs (and, with wait, remembers who wants the RESULT);
+    JOB, JOBS and WORKERS answer queries with REPLY; CANCEL ends a queued job
+    at once or asks the running job's worker to stop it (REVOKE).
+
+    Rules: a request gets exactly one reply, REPLY/SUBMITTED or ERROR, with
+    the request's req_id. A refused job in a SUBMIT batch does not refuse
+    the others: each entry of SUBMITTED says what happened to its job.
+*/
+#include "node/coord_int.h"
+#include "mesh/objenc.h"
+#include "node/log.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define SUBMIT_MAX 100000     /* jobs in one SUBMIT */
+#define JOBS_DEFAULT 100      /* JOBS without a limit */
+#define JOBS_MAX 10000        /* largest JOBS limit */
+
+static int s_add_waiter(job_t *job, const rid_t *rid)
+{
+    void **w = realloc(job->waiters, (job->nwaiters + 1) * sizeof(void *));
+    if (!w)
+        return -1;
+    job->waiters = w;
+    w[job->nwaiters] = zframe_new(rid->data, rid->size);
+    if (!w[job->nwaiters])
+        return -1;
+    job->nwaiters++;
+    return 0;
+}
+
+/* Create one job. Returns it, or NULL with *why set to a static reason. */
+static job_t *s_submit_one(coord_t *c, const pb_submit_item_t *it, const char **why,
+                           char *whybuf, size_t whylen)
+{
+    char *name = pb_str_dup(it->role);
+    role_t *role = name ? roleset_find(&c->roles, name) : NULL;
+    kvlist_t where = { 0 };
+    job_t *job = NULL;
+    if (!role) {
+        snprintf(whybuf, whylen, "unknown role '%.64s'", name ? name : "");
+        *why = whybuf;
+    }
+    else if (it->payload.len == 0)
+        *why = "payload must be JSON text";
+    else if (kv_from_wire(&where, &it->where) != 0)
+        *why = "where labels must have non-empty, unique keys";
+    else if (!(job = job_new(jobid_next(&c->ids, coord_wall()), role, it->payload.ptr,
+                             it->payload.len, it->priority, &where, coord_wall())))
+        *why = "coordinator out of memory";
+    kv_free(&where);
+    free(name);
+    if (!job)
+        return NULL;
+    if (jobtab_add(c->jobs, job) != 0) {
+        *why = "coordinator out of memory";
+        return NULL;
+    }
+    if (sched_push(c->sched, job) != 0) {
+        job_finish(job, JOB_FAILED, false, 0, NULL, 0, "could not be queued", coord_wall());
+        coord_job_ended(c, job);
+        *why = "coordinator out of memory";
+        return NULL;
+    }
+    return job;
+}
+
+static void s_submit(coord_t *c, const rid_t *rid, const pb_submit_t *m)
+{
+    if (m->n > SUBMIT_MAX) {
+        coord_send_error(c, rid, m->req_id, "too-large", "at most 100000 jobs per SUBMIT");
+        return;
+    }
+    pb_submitted_item_t *res = calloc(m->n ? m->n : 1, sizeof *res);
+    char (*whybuf)[96] = calloc(m->n ? m->n : 1, 96);
+    if (!res || !whybuf) {
+        free(res);
+        free(whybuf);
+        coord_send_error(c, rid, m->req_id, "unavailable", "coordinator out of memory");
+        return;
+    }
+    for (uint32_t i = 0; i < m->n; i++) {
+        const char *why = NULL;
+        job_t *job = s_submit_one(c, &m->items[i], &why, whybuf[i], sizeof whybuf[i]);
+        if (job && m->wait && s_add_waiter(job, rid) != 0)
+            why = "accepted, but the result cannot be pushed (out of memory)";
+        if (job)
+            res[i].job_id = (pb_str_t) { job->idstr, JOBID_LEN };
+        res[i].error = pb_s(why);
+        c->stats.submitted += job ? 1 : 0;
+    }
+    c->dispatch_needed = true;
+    /* commit point: with the store, SUBMITTED waits for the durable commit */
+    pb_buf_reset(&c->out);
+    pb_enc_submitted(&c->out, m->req_id, res, m->n);
+    coord_send(c, rid->data, rid->size);
+    free(res);
+    free(whybuf);
+}
+
+static job_t *s_find(coord_t *c, const rid_t *rid, const pb_query_t *q)
+{
+    job_t *job = jobtab_find(c->jobs, q->job_id.ptr, q->job_id.len);
+    if (!job) {
+        char text[120];
+        snprintf(text, sizeof text, "no job %.*s", (int) (q->job_id.len > 40 ? 40 : q->job_id.len),
+                 q->job_id.ptr);
+        coord_send_error(c, rid, q->req_id, "not-found", text);
+    }
+    return job;
+}
+
+static void s_job(coord_t *c, const rid_t *rid, const pb_query_t *q)
+{
+    job_t *job = s_find(c, rid, q);
+    if (!job)
+        return;
+    pb_buf_reset(&c->out);
+    pb_enc_reply_begin(&c->out, q->req_id);
+    objenc_job(&c->out, job, true);
+    coord_send(c, rid->data, rid->size);
+}
+
+static bool s_matches(const job_t *job, bool by_state, job_state_t state, pb_str_t role)
+{
+    if (by_state && job->state != state)
+        return false;
+    return !role.ptr || pb_str_eq(role, job->role->name);
+}
+
+static void s_jobs(coord_t *c, const rid_t *rid, const pb_query_t *q)
+{
+    job_state_t state = JOB_QUEUED;
+    char *name = pb_str_dup(q->state);
+    bool bad = q->state.ptr && (!name || job_state_parse(name, &state) != 0);
+    free(name);
+    if (bad) {
+        coord_send_error(c, rid, q->req_id, "bad-request", "unknown job state");
+        return;
+    }
+    size_t limit = q->limit ? (q->limit > JOBS_MAX ? JOBS_MAX : q->limit) : JOBS_DEFAULT;
+    job_t **found = calloc(limit, sizeof *found);
+    size_t n = 0;
+    for (job_t *j = jobtab_newest(c->jobs); found && j && n < limit; j = jobtab_older(c->jobs))
+        if (s_matches(j, q->state.ptr != NULL, state, q->role))
+            found[n++] = j;
+    pb_buf_reset(&c->out);
+    pb_enc_reply_begin(&c->out, q->req_id);
+    pb_w_array(&c->out, (uint32_t) n);
+    for (size_t i = 0; i < n; i++)
+        objenc_job(&c->out, found[i], false);
+    coord_send(c, rid->data, rid->size);
+    free(found);
+}
+
+static int s_by_id(const void *a, const void *b)
+{
+    return strcmp((*(peer_t *const *) a)->id, (*(peer_t *const *) b)->id);
+}
+
+static void s_workers(coord_t *c, const rid_t *rid, const pb_query_t *q)
+{
+    size_t n = 0, cap = zhashx_size(c->peers);
+    peer_t **all = calloc(cap ? cap : 1, sizeof *all);
+    for (peer_t *p = zhashx_first(c->peers); all && p; p = zhashx_next(c->peers))
+        all[n++] = p;
+    qsort(all, n, sizeof *all, s_by_id);
+    pb_buf_reset(&c->out);
+    pb_enc_reply_begin(&c->out, q->req_id);
+    pb_w_array(&c->out, (uint32_t) n);
+    for (size_t i = 0; i < n; i++)
+        objenc_peer(&c->out, all[i]);
+    coord_send(c, rid->data, rid->size);
+    free(all);
+}
+
+static void s_reply_job(coord_t *c, const rid_t *rid, uint64_t req_id, const job_t *job)
+{
+    pb_buf_reset(&c->out);
+    pb_enc_reply_begin(&c->out, req_id);
+    objenc_job(&c->out, job, false);
+    coord_send(c, rid->data, rid->size);
+}
+
+static void s_revoke(coord_t *c, job_t *job)
+{
+    pb_lease_ref_t ref = { { job->idstr, JOBID_LEN }, job->attempts };
+    job->revoking = true;
+    pb_buf_reset(&c->out);
+    pb_enc_revoke(&c->out, &ref);
+    coord_send(c, zframe_data(job->worker->routing_id), zframe_size(job->worker->routing_id));
+}
+
+static void s_cancel(coord_t *c, const rid_t *rid, const pb_query_t *q)
+{
+    job_t *job = s_find(c, rid, q);
+    if (!job)
+        return;
+    if (job_state_terminal(job->state)) {
+        char text[80];
+        snprintf(text, sizeof text, "job %s already %s", job->idstr, job_state_name(job->state));
+        coord_send_error(c, rid, q->req_id, "conflict", text);
+        return;
+    }
+    log_msg(LL_INFO, "coordinator", "job %s: cancel requested (%s)", job->idstr,
+            job_state_name(job->state));
+    if (job->state == JOB_RUNNING) {
+        s_revoke(c, job);
+        s_reply_job(c, rid, q->req_id, job);
+        return;
+    }
+    sched_remove(c->sched, job);
+    job_finish(job, JOB_CANCELLED, false, 0, NULL, 0, "cancelled before it started", coord_wall());
+    s_reply_job(c, rid, q->req_id, job);
+    coord_job_ended(c, job); /* may free it */
+}
+
+void coord_client_msg(coord_t *c, const rid_t *rid, pb_msg_t *msg)
+{
+    switch (msg->cmd) {
+    case PB_SUBMIT:
+        s_submit(c, rid, &msg->u.submit);
+        break;
+    case PB_JOB:
+        s_job(c, rid, &msg->u.query);
+        break;
+    case PB_JOBS:
+        s_jobs(c, rid, &msg->u.query);
+        break;
+    case PB_WORKERS:
+        s_workers(c, rid, &msg->u.query);
+        break;
+    default: /* PB_CANCEL */
+        s_cancel(c, rid, &msg->u.query);
+        break;
+    }
+}

@@ -1,0 +1,72 @@
+/*  node/coord_int.h — state shared by the coordinator's files.
+
+    coordinator.c runs the loop and owns this struct; coord_worker.c handles
+    the worker commands and lease bookkeeping; coord_client.c handles the
+    client commands. All of it runs on the loop thread only.
+*/
+#ifndef POPEBOT_NODE_COORD_INT_H
+#define POPEBOT_NODE_COORD_INT_H
+
+#include <czmq.h>
+#include "mesh/jobtab.h"
+#include "mesh/peer.h"
+#include "mesh/proto.h"
+#include "mesh/role.h"
+#include "mesh/sched.h"
+#include "node/coordinator.h"
+
+/* The routing id of the message being handled. */
+typedef struct {
+    const void *data;
+    size_t size;
+    zmq_msg_t *msg;           /* the body frame, for its Peer-Address */
+} rid_t;
+
+typedef struct {
+    uint64_t malformed;       /* frames dropped as undecodable */
+    uint64_t stale_reports;   /* DONE/LOG for leases no longer current */
+    uint64_t unroutable;      /* sends to peers that had gone */
+    uint64_t submitted;       /* jobs accepted */
+    uint64_t finished;        /* jobs that reached a terminal state */
+} coord_stats_t;
+
+typedef struct {
+    const coord_opts_t *opts;
+    void *zctx;               /* libzmq context */
+    void *router;             /* the one ROUTER socket */
+    roleset_t roles;          /* role definitions */
+    sched_t *sched;           /* ready queues */
+    jobtab_t *jobs;           /* every job, owns them */
+    zhashx_t *peers;          /* worker id -> peer_t, owns them */
+    zhashx_t *by_rid;         /* routing id (hex) -> peer_t, borrowed */
+    zhashx_t *refused;        /* routing ids (hex) ignored after a version error */
+    jobid_gen_t ids;          /* job id generator */
+    pb_buf_t out;             /* scratch encode buffer */
+    bool dispatch_needed;     /* something changed that may free a match */
+    size_t rotate;            /* where the next dispatch round starts */
+    int64_t last_expire_check; /* monotonic ms of the last liveness sweep */
+    int64_t last_log_malformed; /* rate limit for malformed-frame warnings */
+    coord_stats_t stats;
+} coord_t;
+
+int64_t coord_now(void);      /* monotonic ms */
+int64_t coord_wall(void);     /* wall-clock ms */
+
+/* Send out->data to one routing id; counts unroutable peers. */
+int coord_send(coord_t *c, const void *rid, size_t rid_size);
+void coord_send_error(coord_t *c, const rid_t *rid, uint64_t req_id,
+                      const char *code, const char *message);
+/* Hex key for a routing id (buffer of 2*size+1, size <= 255). */
+void coord_rid_key(const void *rid, size_t size, char *out);
+
+/* coord_worker.c */
+void coord_worker_msg(coord_t *c, const rid_t *rid, pb_msg_t *msg);
+void coord_expire_peers(coord_t *c, int64_t now);
+void coord_dispatch(coord_t *c);
+/* A job reached a terminal state: account and notify waiters. */
+void coord_job_ended(coord_t *c, job_t *job);
+
+/* coord_client.c */
+void coord_client_msg(coord_t *c, const rid_t *rid, pb_msg_t *msg);
+
+#endif

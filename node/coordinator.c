@@ -1,0 +1,300 @@
+/*  node/coordinator.c — the coordinator's mesh loop.
+
+    One thread, one ROUTER socket. Each turn of the loop:
+      1. waits (zmq_poll) for the socket or the signalfd, at most 100 ms;
+      2. reads every message already queued (up to a batch bound) and hands
+         each to the worker or client handlers;
+      3. expires silent workers (their leases go back to the queue);
+      4. dispatches queued jobs to workers with free credit;
+      5. (the store's group commit will go here: everything changed in this
+         turn becomes durable in one transaction before replies are sent).
+    Rules: only this thread touches jobs, peers and queues; a frame that does
+    not decode is counted and dropped, never fatal; ROUTER_MANDATORY is on,
+    so a send to a vanished peer fails here instead of vanishing silently.
+*/
+#include "node/coord_int.h"
+#include "node/log.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define BATCH_MAX 4096        /* messages handled per turn before dispatching */
+#define POLL_MS 100
+
+int64_t coord_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t coord_wall(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void coord_rid_key(const void *rid, size_t size, char *out)
+{
+    static const char hex[] = "0123456789abcdef";
+    const unsigned char *p = rid;
+    for (size_t i = 0; i < size; i++) {
+        out[2 * i] = hex[p[i] >> 4];
+        out[2 * i + 1] = hex[p[i] & 15];
+    }
+    out[2 * size] = '\0';
+}
+
+int coord_send(coord_t *c, const void *rid, size_t rid_size)
+{
+    if (zmq_send(c->router, rid, rid_size, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ||
+        zmq_send(c->router, pb_buf_data(&c->out), pb_buf_size(&c->out), ZMQ_DONTWAIT) < 0) {
+        c->stats.unroutable++;
+        return -1;
+    }
+    return 0;
+}
+
+void coord_send_error(coord_t *c, const rid_t *rid, uint64_t req_id,
+                      const char *code, const char *message)
+{
+    pb_buf_reset(&c->out);
+    pb_enc_error(&c->out, req_id, code, message);
+    coord_send(c, rid->data, rid->size);
+}
+
+/* ---- set-up and tear-down ---------------------------------------------- */
+
+static int s_open_socket(coord_t *c)
+{
+    int on = 1, hwm = 1000000, linger = 0;
+    int64_t maxsize = c->opts->max_message;
+    c->zctx = zmq_ctx_new();
+    c->router = c->zctx ? zmq_socket(c->zctx, ZMQ_ROUTER) : NULL;
+    if (!c->router)
+        return -1;
+    zmq_setsockopt(c->router, ZMQ_ROUTER_MANDATORY, &on, sizeof on);
+    zmq_setsockopt(c->router, ZMQ_SNDHWM, &hwm, sizeof hwm);
+    zmq_setsockopt(c->router, ZMQ_RCVHWM, &hwm, sizeof hwm);
+    zmq_setsockopt(c->router, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_setsockopt(c->router, ZMQ_MAXMSGSIZE, &maxsize, sizeof maxsize);
+    if (zmq_bind(c->router, c->opts->bind) != 0) {
+        log_msg(LL_ERROR, "coordinator", "cannot bind %s: %s", c->opts->bind,
+                zmq_strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+static int s_load_roles(coord_t *c)
+{
+    char err[256];
+    if (roleset_init(&c->roles) != 0)
+        return -1;
+    if (!c->opts->roles_file)
+        return 0;
+    if (roleset_load_file(&c->roles, c->opts->roles_file, err, sizeof err) != 0) {
+        log_msg(LL_ERROR, "coordinator", "roles file %s", err);
+        return -1;
+    }
+    return 0;
+}
+
+static int s_data_dir(const char *dir)
+{
+    if (!dir || mkdir(dir, 0700) == 0 || errno == EEXIST)
+        return 0;
+    log_msg(LL_ERROR, "coordinator", "cannot create data dir %s: %s", dir, strerror(errno));
+    return -1;
+}
+
+static void s_peer_free(void **item)
+{
+    peer_destroy((peer_t **) item);
+}
+
+static int s_init(coord_t *c, const coord_opts_t *opts)
+{
+    memset(c, 0, sizeof *c);
+    c->opts = opts;
+    pb_buf_init(&c->out);
+    c->sched = sched_new();
+    c->jobs = jobtab_new(opts->keep_finished);
+    c->peers = zhashx_new();
+    c->by_rid = zhashx_new();
+    c->refused = zhashx_new();
+    if (!c->sched || !c->jobs || !c->peers || !c->by_rid || !c->refused)
+        return -1;
+    zhashx_set_destructor(c->peers, s_peer_free);
+    if (s_data_dir(opts->data_dir) != 0 || s_load_roles(c) != 0)
+        return -1;
+    return s_open_socket(c);
+}
+
+static void s_fini(coord_t *c)
+{
+    if (c->router)
+        zmq_close(c->router);
+    if (c->zctx)
+        zmq_ctx_term(c->zctx);
+    zhashx_destroy(&c->by_rid);
+    zhashx_destroy(&c->refused);
+    zhashx_destroy(&c->peers);   /* before jobs: peers borrow them */
+    jobtab_destroy(&c->jobs);
+    sched_destroy(&c->sched);
+    roleset_free(&c->roles);
+    pb_buf_free(&c->out);
+}
+
+/* ---- one message --------------------------------------------------------- */
+
+static void s_malformed(coord_t *c, const rid_t *rid, const pb_err_t *err)
+{
+    c->stats.malformed++;
+    int64_t now = coord_now();
+    if (now - c->last_log_malformed >= 1000) {
+        c->last_log_malformed = now;
+        log_msg(LL_WARN, "coordinator", "dropped malformed frame (%llu so far): %s",
+                (unsigned long long) c->stats.malformed, err->reason);
+    }
+    (void) rid;
+}
+
+static void s_version_mismatch(coord_t *c, const rid_t *rid, const pb_err_t *err)
+{
+    char key[511], text[160];
+    coord_rid_key(rid->data, rid->size, key);
+    log_msg(LL_WARN, "coordinator",
+            "peer %s speaks protocol version %u, this coordinator speaks %u: refusing it",
+            key, err->peer_version, PB_VERSION);
+    snprintf(text, sizeof text, "protocol version %u is not supported; this coordinator speaks %u",
+             err->peer_version, PB_VERSION);
+    coord_send_error(c, rid, 0, "version", text);
+    zhashx_insert(c->refused, key, (void *) 1);
+}
+
+static bool s_is_client_cmd(pb_cmd_t cmd)
+{
+    return cmd == PB_SUBMIT || cmd == PB_JOB || cmd == PB_JOBS ||
+           cmd == PB_WORKERS || cmd == PB_CANCEL;
+}
+
+static void s_handle(coord_t *c, const rid_t *rid, zmq_msg_t *body)
+{
+    pb_err_t err;
+    pb_msg_t *msg = pb_decode(zmq_msg_data(body), zmq_msg_size(body), &err);
+    if (!msg) {
+        if (err.status == PB_E_VERSION)
+            s_version_mismatch(c, rid, &err);
+        else
+            s_malformed(c, rid, &err);
+        return;
+    }
+    if (s_is_client_cmd(msg->cmd))
+        coord_client_msg(c, rid, msg);
+    else
+        coord_worker_msg(c, rid, msg);
+    pb_msg_destroy(&msg);
+}
+
+static bool s_refused(coord_t *c, const rid_t *rid)
+{
+    char key[511];
+    if (zhashx_size(c->refused) == 0)
+        return false;
+    coord_rid_key(rid->data, rid->size, key);
+    return zhashx_lookup(c->refused, key) != NULL;
+}
+
+/* Read one [identity, body] message. Returns 1 handled, 0 none waiting, -1 error. */
+static int s_recv_one(coord_t *c)
+{
+    zmq_msg_t id, body;
+    zmq_msg_init(&id);
+    zmq_msg_init(&body);
+    int rc = zmq_msg_recv(&id, c->router, ZMQ_DONTWAIT);
+    if (rc < 0) {
+        zmq_msg_close(&id);
+        zmq_msg_close(&body);
+        return errno == EAGAIN ? 0 : -1;
+    }
+    int parts = 1;
+    bool more = zmq_msg_more(&id);
+    if (more && zmq_msg_recv(&body, c->router, 0) >= 0) {
+        parts++;
+        more = zmq_msg_more(&body);
+    }
+    while (more) { /* extra frames: drain them, the message is malformed */
+        zmq_msg_t extra;
+        zmq_msg_init(&extra);
+        zmq_msg_recv(&extra, c->router, 0);
+        more = zmq_msg_more(&extra);
+        zmq_msg_close(&extra);
+        parts++;
+    }
+    rid_t rid = { zmq_msg_data(&id), zmq_msg_size(&id), &body };
+    if (parts != 2) {
+        pb_err_t err = { PB_E_MALFORMED, 0, "message must be exactly one frame" };
+        s_malformed(c, &rid, &err);
+    } else if (!s_refused(c, &rid)) {
+        s_handle(c, &rid, &body);
+    }
+    zmq_msg_close(&id);
+    zmq_msg_close(&body);
+    return 1;
+}
+
+/* ---- the loop ------------------------------------------------------------ */
+
+static bool s_signalled(int sigfd)
+{
+    struct signalfd_siginfo si;
+    while (read(sigfd, &si, sizeof si) == (ssize_t) sizeof si)
+        if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT)
+            return true;
+    return false;
+}
+
+static int s_loop(coord_t *c, int sigfd)
+{
+    zmq_pollitem_t items[2] = {
+        { c->router, 0, ZMQ_POLLIN, 0 },
+        { NULL, sigfd, ZMQ_POLLIN, 0 },
+    };
+    for (;;) {
+        if (zmq_poll(items, 2, POLL_MS) < 0 && errno != EINTR)
+            return -1;
+        if ((items[1].revents & ZMQ_POLLIN) && s_signalled(sigfd))
+            return 0;
+        for (int n = 0; n < BATCH_MAX && s_recv_one(c) == 1; n++)
+            ;
+        coord_expire_peers(c, coord_now());
+        /* commit point: the store's group commit goes here, before the
+           replies of this turn leave (jobs live only in memory until then). */
+        coord_dispatch(c);
+    }
+}
+
+int coordinator_run(const coord_opts_t *opts, int sigfd)
+{
+    coord_t c;
+    int rc = 1;
+    if (s_init(&c, opts) == 0) {
+        log_msg(LL_INFO, "coordinator", "listening on %s, %zu roles (jobs are kept in memory only)",
+                opts->bind, c.roles.n);
+        rc = s_loop(&c, sigfd) == 0 ? 0 : 1;
+        log_msg(LL_INFO, "coordinator", "stopping: %llu jobs submitted, %llu finished, "
+                "%llu malformed frames dropped",
+                (unsigned long long) c.stats.submitted, (unsigned long long) c.stats.finished,
+                (unsigned long long) c.stats.malformed);
+    }
+    s_fini(&c);
+    return rc;
+}

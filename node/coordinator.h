@@ -1,0 +1,28 @@
+/*  node/coordinator.h — the coordinator node (the mesh's event handler).
+
+    coordinator_run() is the whole life of `popebot-node --role=coordinator`:
+    it binds one ROUTER socket for workers and clients, runs the mesh loop
+    (the only thread that touches scheduling state), and returns when a
+    SIGTERM or SIGINT arrives on sigfd.
+*/
+#ifndef POPEBOT_NODE_COORDINATOR_H
+#define POPEBOT_NODE_COORDINATOR_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct {
+    const char *bind;          /* endpoint, e.g. tcp://127.0.0.1:5555 */
+    const char *roles_file;    /* JSON role definitions, or NULL */
+    const char *data_dir;      /* created 0700 if missing */
+    uint32_t heartbeat_ms;     /* the coordinator's heartbeat interval */
+    uint32_t liveness;         /* announced to workers in WELCOME */
+    uint32_t max_message;      /* largest frame accepted, bytes */
+    size_t keep_finished;      /* finished jobs kept in memory */
+} coord_opts_t;
+
+/* Returns the process exit code: 0 after a clean stop, 1 when it could not
+   start (the reason is logged). */
+int coordinator_run(const coord_opts_t *opts, int sigfd);
+
+#endif

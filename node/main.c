@@ -1,0 +1,129 @@
+/*  node/main.c — popebot-node: one binary for coordinator, worker and CLI.
+
+    Parses flags and POPEBOT_* variables (config.c), then runs one mode.
+    Signals: before any thread exists, SIGTERM, SIGINT and SIGCHLD are
+    blocked and SIGTERM/SIGINT are read from a signalfd by the node's loop,
+    so a node drains or stops at a well-defined point of its loop, never in a
+    handler. Exit codes: 0 ok, 1 runtime failure, 2 usage (see cli.h for the
+    client commands).
+*/
+#include "mesh/kv.h"
+#include "node/cli.h"
+#include "node/config.h"
+#include "node/coordinator.h"
+#include "node/log.h"
+#include "node/worker.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+static int s_usage_error(const config_t *cfg, const char *err)
+{
+    fprintf(stderr, "popebot-node: %s\n", err);
+    config_usage(stderr, cfg->mode);
+    return 2;
+}
+
+static int s_signalfd(void)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGCHLD);
+    sigprocmask(SIG_BLOCK, &set, NULL);
+    sigdelset(&set, SIGCHLD);
+    return signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+}
+
+static int s_coordinator(const config_t *cfg, int sigfd)
+{
+    coord_opts_t o = {
+        .bind = cfg->bind, .roles_file = cfg->roles_file, .data_dir = cfg->data_dir,
+        .heartbeat_ms = cfg->heartbeat_ms, .liveness = cfg->liveness,
+        .max_message = cfg->max_message, .keep_finished = cfg->keep_finished,
+    };
+    return coordinator_run(&o, sigfd);
+}
+
+/* Split "a,b,c" into a NULL-terminated array of owned strings. */
+static char **s_split(const char *list, size_t *n)
+{
+    size_t cap = 1;
+    for (const char *p = list; *p; p++)
+        cap += *p == ',';
+    char **out = calloc(cap + 1, sizeof(char *));
+    char *copy = strdup(list);
+    *n = 0;
+    for (char *save = NULL, *tok = copy && out ? strtok_r(copy, ",", &save) : NULL; tok;
+         tok = strtok_r(NULL, ",", &save))
+        out[(*n)++] = strdup(tok);
+    free(copy);
+    return out;
+}
+
+static int s_worker(const config_t *cfg, int sigfd)
+{
+    char host[256] = "worker", err[200], dir[512];
+    gethostname(host, sizeof host - 1);
+    kvlist_t labels = { 0 };
+    if (kv_parse(&labels, cfg->labels, err, sizeof err) != 0)
+        return fprintf(stderr, "popebot-node: --labels: %s\n", err), 2;
+    worker_opts_t o = {
+        .coordinator = cfg->coordinator, .name = cfg->name ? cfg->name : host,
+        .slots = cfg->slots, .labels = &labels, .heartbeat_ms = cfg->heartbeat_ms,
+        .liveness = cfg->liveness, .reconnect_min_ms = cfg->reconnect_min_ms,
+        .reconnect_max_ms = cfg->reconnect_max_ms, .drain_timeout_ms = cfg->drain_timeout_ms,
+        .kill_grace_ms = cfg->kill_grace_ms, .max_message = cfg->max_message,
+    };
+    o.id = cfg->id ? cfg->id : o.name;
+    o.roles = s_split(cfg->roles, &o.nroles);
+    const char *tmp = getenv("TMPDIR");
+    snprintf(dir, sizeof dir, "%s/popebot-%s", tmp && *tmp ? tmp : "/tmp", o.id);
+    o.work_dir = cfg->work_dir ? cfg->work_dir : dir;
+    int rc = 2;
+    if (!o.roles || o.nroles == 0)
+        fprintf(stderr, "popebot-node: --roles: name at least one role\n");
+    else
+        rc = worker_run(&o, sigfd);
+    for (size_t i = 0; o.roles && i < o.nroles; i++)
+        free(o.roles[i]);
+    free(o.roles);
+    kv_free(&labels);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    config_t cfg;
+    char err[256];
+    if (config_parse(&cfg, argc, argv, err, sizeof err) != 0)
+        return s_usage_error(&cfg, err);
+    if (cfg.version) {
+        printf("popebot-node %s (protocol 1)\n", POPEBOT_VERSION);
+        return 0;
+    }
+    if (cfg.help) {
+        config_usage(stdout, cfg.mode);
+        return 0;
+    }
+    log_level_t level = LL_INFO;
+    if (cfg.log_level && log_level_parse(cfg.log_level, &level) != 0)
+        return s_usage_error(&cfg, "--log-level: expected debug, info, warn or error");
+    log_set_level(level);
+    setvbuf(stderr, NULL, _IONBF, 0);
+    if (cfg.mode >= MODE_SUBMIT)
+        return cli_run(&cfg);
+    int sigfd = s_signalfd();
+    if (sigfd < 0) {
+        perror("popebot-node: signalfd");
+        return 1;
+    }
+    int rc = cfg.mode == MODE_COORDINATOR ? s_coordinator(&cfg, sigfd) : s_worker(&cfg, sigfd);
+    close(sigfd);
+    return rc;
+}
