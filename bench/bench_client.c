@@ -14,6 +14,7 @@
 #include "mesh/proto.h"
 
 #include <czmq.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -112,11 +113,29 @@ static void s_drain(bench_t *b, int timeout_ms)
         pb_msg_t *m = pb_decode(zmq_msg_data(&f), zmq_msg_size(&f), &err);
         zmq_msg_close(&f);
         if (m && m->cmd == PB_RESULT)
-            s_result(b, m->u.reply.body);
+            for (uint32_t i = 0; i < m->u.reply.body->via.array.size; i++)
+                s_result(b, &m->u.reply.body->via.array.ptr[i]);
         else if (m && m->cmd == PB_SUBMITTED)
             s_submitted(b, &m->u.submitted);
         pb_msg_destroy(&m);
     }
+}
+
+/* Wait up to us microseconds for the socket (zmq_poll only has ms). The
+   ZMQ_FD signals edges, so ZMQ_EVENTS is checked before sleeping on it. */
+static void s_wait_us(bench_t *b, int64_t us)
+{
+    int events = 0, fd = -1;
+    size_t len = sizeof events;
+    zmq_getsockopt(b->sock, ZMQ_EVENTS, &events, &len);
+    if (!(events & ZMQ_POLLIN)) {
+        len = sizeof fd;
+        zmq_getsockopt(b->sock, ZMQ_FD, &fd, &len);
+        struct pollfd p = { fd, POLLIN, 0 };
+        struct timespec ts = { (time_t) (us / 1000000), (long) (us % 1000000) * 1000 };
+        ppoll(&p, 1, &ts, NULL);
+    }
+    s_drain(b, 0);
 }
 
 static void s_submit(bench_t *b, uint64_t req, uint64_t first, uint32_t n)
@@ -185,7 +204,7 @@ static int s_latency(bench_t *b, uint32_t rate, uint32_t seconds)
             i++;
             continue;
         }
-        s_drain(b, (int) ((due - now) / 1000));
+        s_wait_us(b, due - now);
     }
     int64_t deadline = s_us() + 30 * 1000000LL;
     while (b->done < n && s_us() < deadline)

@@ -643,8 +643,11 @@ static bool s_dec_reply(s_ctx_t *c, const msgpack_object *f, pb_msg_t *m)
 
 static bool s_dec_result(s_ctx_t *c, const msgpack_object *f, pb_msg_t *m)
 {
-    if (f[0].type != MSGPACK_OBJECT_MAP)
-        return s_bad(c, 0, "body", "map");
+    if (f[0].type != MSGPACK_OBJECT_ARRAY)
+        return s_bad(c, 0, "jobs", "[map]");
+    for (uint32_t i = 0; i < f[0].via.array.size; i++)
+        if (f[0].via.array.ptr[i].type != MSGPACK_OBJECT_MAP)
+            return s_bad(c, 0, "jobs", "[map]");
     m->u.reply.req_id = 0;
     m->u.reply.body = &f[0];
     return true;
@@ -1083,9 +1086,15 @@ void pb_enc_reply_begin(pb_buf_t *b, uint64_t req_id)
     pb_w_uint(b, req_id);
 }
 
-void pb_enc_result_begin(pb_buf_t *b)
+void pb_enc_result_begin(pb_buf_t *b, uint32_t njobs)
 {
     pb_w_begin(b, PB_RESULT, 1);
+    pb_w_array(b, njobs);
+}
+
+void pb_w_raw(pb_buf_t *b, const void *p, size_t len)
+{
+    msgpack_sbuffer_write(&b->sbuf, p, len);
 }
 
 /* ---- pb_str_t helpers --------------------------------------------------- */

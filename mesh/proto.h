@@ -165,8 +165,9 @@ typedef struct {
     uint32_t n;
 } pb_submitted_t;
 
-/* REPLY (req_id + body) and RESULT (body only): body is a msgpack map or
-   array described in docs/PROTOCOL.md (job and worker objects). */
+/* REPLY (req_id + body) and RESULT (body only): body is a msgpack value
+   described in docs/PROTOCOL.md (job and worker objects). For RESULT it is
+   an array of job maps (checked by the decoder). */
 typedef struct {
     uint64_t req_id;
     const msgpack_object *body;
@@ -264,9 +265,12 @@ void pb_enc_query(pb_buf_t *b, pb_cmd_t cmd, const pb_query_t *q); /* JOB JOBS W
 void pb_enc_submitted(pb_buf_t *b, uint64_t req_id,
                       const pb_submitted_item_t *items, uint32_t n);
 void pb_enc_error(pb_buf_t *b, uint64_t req_id, const char *code, const char *message);
-/* REPLY and RESULT: write the header, then the caller writes one body value. */
+/* REPLY: write the header, then the caller writes one body value.
+   RESULT: write the header, then the caller writes njobs job maps. */
 void pb_enc_reply_begin(pb_buf_t *b, uint64_t req_id);
-void pb_enc_result_begin(pb_buf_t *b);
+void pb_enc_result_begin(pb_buf_t *b, uint32_t njobs);
+/* Append bytes that already are msgpack-encoded values. */
+void pb_w_raw(pb_buf_t *b, const void *p, size_t len);
 
 /* Helpers for pb_str_t. */
 static inline pb_str_t pb_s(const char *cstr);   /* NULL -> {NULL, 0} */

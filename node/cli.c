@@ -108,6 +108,22 @@ static bool s_terminal(const msgpack_object *body)
     return done;
 }
 
+/* The job with this id in a RESULT's list, or NULL. */
+static const msgpack_object *s_job_in(const msgpack_object *jobs, const char *id)
+{
+    for (uint32_t i = 0; i < jobs->via.array.size; i++) {
+        const msgpack_object_map *m = &jobs->via.array.ptr[i].via.map;
+        for (uint32_t k = 0; k < m->size; k++) {
+            const msgpack_object *key = &m->ptr[k].key, *v = &m->ptr[k].val;
+            if (key->type == MSGPACK_OBJECT_STR && key->via.str.size == 2 &&
+                memcmp(key->via.str.ptr, "id", 2) == 0 && v->type == MSGPACK_OBJECT_STR &&
+                v->via.str.size == strlen(id) && memcmp(v->via.str.ptr, id, v->via.str.size) == 0)
+                return &jobs->via.array.ptr[i];
+        }
+    }
+    return NULL;
+}
+
 /* Wait for the job's end: the RESULT push, or a JOB probe that finds it ended.
    The probes double as a heartbeat: silence for --timeout means no coordinator. */
 static int s_wait(const config_t *cfg, client_t *cl, const char *id, pb_buf_t *b)
@@ -127,8 +143,9 @@ static int s_wait(const config_t *cfg, client_t *cl, const char *id, pb_buf_t *b
         else if (now - last_heard > cfg->timeout_ms)
             return s_no_answer(cfg);
         int rc = -1;
-        if (m && m->cmd == PB_RESULT)
-            rc = s_finish(cfg, m->u.reply.body);
+        const msgpack_object *mine = m && m->cmd == PB_RESULT ? s_job_in(m->u.reply.body, id) : NULL;
+        if (mine)
+            rc = s_finish(cfg, mine);
         else if (m && m->cmd == PB_REPLY && s_terminal(m->u.reply.body))
             rc = s_finish(cfg, m->u.reply.body);
         else if (m && m->cmd == PB_ERROR)

@@ -40,6 +40,7 @@ typedef struct {
     zhashx_t *peers;          /* worker id -> peer_t, owns them */
     zhashx_t *by_rid;         /* routing id (hex) -> peer_t, borrowed */
     zhashx_t *refused;        /* routing ids (hex) ignored after a version error */
+    zhashx_t *results;        /* routing id (hex) -> coord_pending_t: RESULTs of this turn */
     jobid_gen_t ids;          /* job id generator */
     pb_buf_t out;             /* scratch encode buffer */
     bool dispatch_needed;     /* something changed that may free a match */
@@ -58,6 +59,12 @@ void coord_send_error(coord_t *c, const rid_t *rid, uint64_t req_id,
                       const char *code, const char *message);
 /* Hex key for a routing id (buffer of 2*size+1, size <= 255). */
 void coord_rid_key(const void *rid, size_t size, char *out);
+
+/* coord_result.c: RESULT pushes are gathered per client during a turn and
+   sent as one message per client at its end (or when one grows large). */
+void coord_result_add(coord_t *c, zframe_t *rid, const job_t *job);
+void coord_results_flush(coord_t *c);
+void coord_results_free(void **item);
 
 /* coord_worker.c */
 void coord_worker_msg(coord_t *c, const rid_t *rid, pb_msg_t *msg);

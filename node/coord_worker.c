@@ -45,14 +45,9 @@ static void s_unbind(coord_t *c, peer_t *p)
 
 static void s_notify_waiters(coord_t *c, job_t *job)
 {
-    if (job->nwaiters == 0)
-        return;
-    pb_buf_reset(&c->out);
-    pb_enc_result_begin(&c->out);
-    objenc_job(&c->out, job, false);
     for (size_t i = 0; i < job->nwaiters; i++) {
         zframe_t *f = job->waiters[i];
-        coord_send(c, zframe_data(f), zframe_size(f));
+        coord_result_add(c, f, job);
         zframe_destroy(&f);
     }
     free(job->waiters);
@@ -318,6 +313,10 @@ static job_t *s_current(coord_t *c, peer_t *p, pb_str_t job_id, uint32_t attempt
     if (job && job->worker == p && job->attempts == attempt && job->state == JOB_RUNNING)
         return job;
     c->stats.stale_reports++;
+    log_msg(LL_DEBUG, "coordinator", "stale report from %s: job %.*s attempt %u (%s)", p->id,
+            (int) (job_id.len > 40 ? 40 : job_id.len), job_id.ptr, attempt,
+            !job ? "unknown job" : job->worker != p ? "not its lease"
+            : job->attempts != attempt ? "not the current attempt" : "job not running");
     return NULL;
 }
 

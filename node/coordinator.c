@@ -7,7 +7,8 @@
       3. expires silent workers (their leases go back to the queue);
       4. dispatches queued jobs to workers with free credit;
       5. (the store's group commit will go here: everything changed in this
-         turn becomes durable in one transaction before replies are sent).
+         turn becomes durable in one transaction before replies are sent);
+      6. sends the RESULTs of the turn, one message per waiting client.
     Rules: only this thread touches jobs, peers and queues; a frame that does
     not decode is counted and dropped, never fatal; ROUTER_MANDATORY is on,
     so a send to a vanished peer fails here instead of vanishing silently.
@@ -130,9 +131,11 @@ static int s_init(coord_t *c, const coord_opts_t *opts)
     c->peers = zhashx_new();
     c->by_rid = zhashx_new();
     c->refused = zhashx_new();
-    if (!c->sched || !c->jobs || !c->peers || !c->by_rid || !c->refused)
+    c->results = zhashx_new();
+    if (!c->sched || !c->jobs || !c->peers || !c->by_rid || !c->refused || !c->results)
         return -1;
     zhashx_set_destructor(c->peers, s_peer_free);
+    zhashx_set_destructor(c->results, coord_results_free);
     if (s_data_dir(opts->data_dir) != 0 || s_load_roles(c) != 0)
         return -1;
     return s_open_socket(c);
@@ -146,6 +149,7 @@ static void s_fini(coord_t *c)
         zmq_ctx_term(c->zctx);
     zhashx_destroy(&c->by_rid);
     zhashx_destroy(&c->refused);
+    zhashx_destroy(&c->results);
     zhashx_destroy(&c->peers);   /* before jobs: peers borrow them */
     jobtab_destroy(&c->jobs);
     sched_destroy(&c->sched);
@@ -279,6 +283,7 @@ static int s_loop(coord_t *c, int sigfd)
         /* commit point: the store's group commit goes here, before the
            replies of this turn leave (jobs live only in memory until then). */
         coord_dispatch(c);
+        coord_results_flush(c);
     }
 }
 

@@ -290,7 +290,7 @@ static void t_enc_reply(pb_buf_t *b)
 
 static void t_enc_result(pb_buf_t *b)
 {
-    pb_enc_result_begin(b);
+    pb_enc_result_begin(b, 1);
     pb_w_map(b, 2);
     pb_w_cstr(b, "id");
     pb_w_cstr(b, "j9");
@@ -629,15 +629,36 @@ static void test_reply_result_roundtrip(void **state)
     t_enc_result(&b);
     m = t_ok(&b, PB_RESULT);
     assert_true(m->u.reply.req_id == 0);
-    assert_int_equal(m->u.reply.body->type, MSGPACK_OBJECT_MAP);
-    assert_int_equal(m->u.reply.body->via.map.size, 2);
-    assert_int_equal(m->u.reply.body->via.map.ptr[1].val.via.u64, 3);
+    assert_int_equal(m->u.reply.body->type, MSGPACK_OBJECT_ARRAY);
+    assert_int_equal(m->u.reply.body->via.array.size, 1);
+    const msgpack_object *job = &m->u.reply.body->via.array.ptr[0];
+    assert_int_equal(job->type, MSGPACK_OBJECT_MAP);
+    assert_int_equal(job->via.map.size, 2);
+    assert_int_equal(job->via.map.ptr[1].val.via.u64, 3);
     pb_msg_destroy(&m);
 
-    pb_buf_reset(&b);                       /* RESULT needs a map */
-    pb_enc_result_begin(&b);
+    pb_buf_reset(&b);                       /* several jobs, raw-appended */
+    pb_buf_t one;
+    pb_buf_init(&one);
+    pb_w_map(&one, 1);
+    pb_w_cstr(&one, "id");
+    pb_w_cstr(&one, "j1");
+    pb_enc_result_begin(&b, 3);
+    for (int i = 0; i < 3; i++)
+        pb_w_raw(&b, pb_buf_data(&one), pb_buf_size(&one));
+    pb_buf_free(&one);
+    m = t_ok(&b, PB_RESULT);
+    assert_int_equal(m->u.reply.body->via.array.size, 3);
+    pb_msg_destroy(&m);
+
+    pb_buf_reset(&b);                       /* RESULT needs an array of maps */
+    pb_enc_result_begin(&b, 1);
     pb_w_array(&b, 0);
-    t_bad(&b, PB_E_MALFORMED, "RESULT: field 1 (body) must be map");
+    t_bad(&b, PB_E_MALFORMED, "RESULT: field 1 (jobs) must be [map]");
+    pb_buf_reset(&b);
+    pb_w_begin(&b, PB_RESULT, 1);
+    pb_w_map(&b, 0);
+    t_bad(&b, PB_E_MALFORMED, "RESULT: field 1 (jobs) must be [map]");
     pb_buf_free(&b);
 }
 
@@ -679,6 +700,7 @@ enum { K_NIL, K_TRUE, K_NEG, K_UINT, K_BIG, K_FLOAT, K_STR, K_BIN, K_ARR, K_MAP,
 #define T_DATA (M(K_STR) | M(K_BIN))
 #define T_ARR  M(K_ARR)         /* [str] or a list: the sample [] is valid */
 #define T_MAP  M(K_MAP)         /* {str:str} or a filter: {} is valid */
+#define T_MAPS (M(K_ARR) | (1u << 30)) /* [map]: the sample [] is valid */
 #define T_ANY  (M(K_COUNT) - 1)
 
 static void t_w_kind(pb_buf_t *b, unsigned k)
@@ -761,7 +783,7 @@ static const t_field_t t_workers[] = { { "req_id", T_U64 } };
 static const t_field_t t_submitted[] = { { "req_id", T_U64 }, { "items", T_ARR } };
 static const t_field_t t_submitted_item[] = { { "job_id", T_NSTR }, { "error", T_NSTR } };
 static const t_field_t t_reply[] = { { "req_id", T_U64 }, { "body", T_ANY } };
-static const t_field_t t_result[] = { { "body", T_MAP } };
+static const t_field_t t_result[] = { { "jobs", T_MAPS } };
 static const t_field_t t_error[] = { { "req_id", T_U64 }, { "code", T_STR }, { "message", T_STR } };
 
 #define T_N(a) (sizeof(a) / sizeof((a)[0]))
