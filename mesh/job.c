@@ -116,7 +116,10 @@ uint64_t jobid_next(jobid_gen_t *gen, int64_t now_ms)
 
 void jobid_format(uint64_t id, char out[JOBID_LEN + 1])
 {
-    snprintf(out, JOBID_LEN + 1, "%016llx", (unsigned long long) id);
+    static const char hex[] = "0123456789abcdef";
+    for (int i = JOBID_LEN - 1; i >= 0; i--, id >>= 4)
+        out[i] = hex[id & 15];
+    out[JOBID_LEN] = '\0';
 }
 
 int jobid_parse(const char *s, size_t len, uint64_t *id)

@@ -1,6 +1,6 @@
 /*  mesh/jobtab.c — job table: a hash by id plus two ordered lists (jobtab.h).
 
-    `byid` maps the 16-character id to the job and owns nothing; `order`
+    `byid` maps the 64-bit id to the job and owns nothing; `order`
     holds every job in creation order and owns them; `finished` is a FIFO
     of finished jobs used for eviction. Each job keeps its handles in both
     lists so removal is O(1).
@@ -9,9 +9,10 @@
 
 #include <czmq.h>
 #include <stdlib.h>
+#include "mesh/idmap.h"
 
 struct jobtab {
-    zhashx_t *byid;           /* idstr -> job_t*, borrowed */
+    idmap_t byid;             /* id -> job_t*, borrowed */
     zlistx_t *order;          /* creation order, owns the jobs */
     zlistx_t *finished;       /* finish order, borrowed */
     size_t keep_finished;     /* finished jobs kept before eviction */
@@ -27,17 +28,13 @@ jobtab_t *jobtab_new(size_t keep_finished)
     jobtab_t *t = calloc(1, sizeof(*t));
     if (!t)
         return NULL;
-    t->byid = zhashx_new();
     t->order = zlistx_new();
     t->finished = zlistx_new();
     t->keep_finished = keep_finished;
-    if (!t->byid || !t->order || !t->finished) {
+    if (idmap_init(&t->byid) != 0 || !t->order || !t->finished) {
         jobtab_destroy(&t);
         return NULL;
     }
-    /* keys live inside the jobs: no copies */
-    zhashx_set_key_duplicator(t->byid, NULL);
-    zhashx_set_key_destructor(t->byid, NULL);
     zlistx_set_destructor(t->order, s_job_free);
     return t;
 }
@@ -47,7 +44,7 @@ void jobtab_destroy(jobtab_t **self_p)
     jobtab_t *t = *self_p;
     if (!t)
         return;
-    zhashx_destroy(&t->byid);
+    idmap_free(&t->byid);
     zlistx_destroy(&t->finished);
     zlistx_destroy(&t->order);
     free(t);
@@ -56,30 +53,32 @@ void jobtab_destroy(jobtab_t **self_p)
 
 int jobtab_add(jobtab_t *t, job_t *job)
 {
-    job->h_order = zlistx_add_end(t->order, job);
-    if (!job->h_order) {
+    if (idmap_put(&t->byid, job->id, job) != 0) {
         job_destroy(&job);
         return -1;
     }
-    zhashx_insert(t->byid, job->idstr, job);
+    job->h_order = zlistx_add_end(t->order, job);
+    if (!job->h_order) {
+        idmap_del(&t->byid, job->id);
+        job_destroy(&job);
+        return -1;
+    }
     return 0;
 }
 
 job_t *jobtab_find(const jobtab_t *t, const char *id, size_t len)
 {
-    char key[JOBID_LEN + 1];
-    if (len != JOBID_LEN)
+    uint64_t key;
+    if (jobid_parse(id, len, &key) != 0)
         return NULL;
-    memcpy(key, id, JOBID_LEN);
-    key[JOBID_LEN] = '\0';
-    return zhashx_lookup(t->byid, key);
+    return idmap_get(&t->byid, key);
 }
 
 static void s_evict_oldest(jobtab_t *t)
 {
     job_t *old = zlistx_first(t->finished);
     zlistx_delete(t->finished, old->h_finished);
-    zhashx_delete(t->byid, old->idstr);
+    idmap_del(&t->byid, old->id);
     zlistx_delete(t->order, old->h_order); /* destroys it */
 }
 

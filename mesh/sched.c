@@ -12,11 +12,19 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* A heap entry carries its ordering key, so sifting touches only the heap
+   array and not the jobs it points to. */
+typedef struct {
+    int32_t priority;
+    uint64_t id;
+    job_t *job;
+} s_entry_t;
+
 typedef struct sched_queue {
     struct role_rt *rt;       /* the role it belongs to */
     kvlist_t where;           /* labels its jobs require, owned */
     char *key;                /* kv_format(where), owned */
-    job_t **heap;             /* binary heap, best job at [0] */
+    s_entry_t *heap;          /* binary heap, best job at [0] */
     size_t n, cap;
 } sched_queue_t;
 
@@ -35,72 +43,72 @@ struct sched {
 
 /* ---- heap ---------------------------------------------------------------- */
 
-static bool s_before(const job_t *a, const job_t *b)
+static bool s_before(const s_entry_t *a, const s_entry_t *b)
 {
     if (a->priority != b->priority)
         return a->priority > b->priority;
     return a->id < b->id;
 }
 
-static void s_place(sched_queue_t *q, size_t i, job_t *job)
+static void s_place(sched_queue_t *q, size_t i, s_entry_t e)
 {
-    q->heap[i] = job;
-    job->qpos = i;
+    q->heap[i] = e;
+    e.job->qpos = i;
 }
 
 static void s_sift_up(sched_queue_t *q, size_t i)
 {
-    job_t *job = q->heap[i];
+    s_entry_t e = q->heap[i];
     while (i > 0) {
         size_t parent = (i - 1) / 2;
-        if (!s_before(job, q->heap[parent]))
+        if (!s_before(&e, &q->heap[parent]))
             break;
         s_place(q, i, q->heap[parent]);
         i = parent;
     }
-    s_place(q, i, job);
+    s_place(q, i, e);
 }
 
 static void s_sift_down(sched_queue_t *q, size_t i)
 {
-    job_t *job = q->heap[i];
+    s_entry_t e = q->heap[i];
     for (;;) {
         size_t best = 2 * i + 1;
         if (best >= q->n)
             break;
-        if (best + 1 < q->n && s_before(q->heap[best + 1], q->heap[best]))
+        if (best + 1 < q->n && s_before(&q->heap[best + 1], &q->heap[best]))
             best++;
-        if (!s_before(q->heap[best], job))
+        if (!s_before(&q->heap[best], &e))
             break;
         s_place(q, i, q->heap[best]);
         i = best;
     }
-    s_place(q, i, job);
+    s_place(q, i, e);
 }
 
 static int s_heap_push(sched_queue_t *q, job_t *job)
 {
     if (q->n == q->cap) {
         size_t cap = q->cap ? q->cap * 2 : 64;
-        job_t **h = realloc(q->heap, cap * sizeof(job_t *));
+        s_entry_t *h = realloc(q->heap, cap * sizeof *h);
         if (!h)
             return -1;
         q->heap = h;
         q->cap = cap;
     }
-    q->heap[q->n++] = job;
+    q->heap[q->n++] = (s_entry_t) { job->priority, job->id, job };
     s_sift_up(q, q->n - 1);
     return 0;
 }
 
 static void s_heap_remove(sched_queue_t *q, size_t i)
 {
-    job_t *last = q->heap[--q->n];
+    s_entry_t last = q->heap[--q->n];
     if (i == q->n)
         return;
     s_place(q, i, last);
     s_sift_up(q, i);
-    s_sift_down(q, last->qpos);
+    s_sift_down(q, last.job->qpos);
 }
 
 /* ---- queues and roles ---------------------------------------------------- */
@@ -258,7 +266,7 @@ static sched_queue_t *s_best_queue(sched_t *s, const peer_t *p)
             sched_queue_t *q = rt->queues[i];
             if (q->n == 0 || !kv_subset(&q->where, &p->labels))
                 continue;
-            if (!best || s_before(q->heap[0], best->heap[0]))
+            if (!best || s_before(&q->heap[0], &best->heap[0]))
                 best = q;
         }
     }
@@ -270,7 +278,7 @@ job_t *sched_pick(sched_t *s, const peer_t *p)
     sched_queue_t *q = s_best_queue(s, p);
     if (!q)
         return NULL;
-    job_t *job = q->heap[0];
+    job_t *job = q->heap[0].job;
     sched_remove(s, job);
     return job;
 }
