@@ -146,7 +146,18 @@ static void s_env_name(const flag_t *f, char *out, size_t len)
     out[i] = '\0';
 }
 
-static int s_defaults_and_env(config_t *cfg, char *err, size_t errlen)
+/* Whether argv sets f (then its environment variable is not even read). */
+static bool s_on_command_line(const flag_t *f, int argc, char **argv)
+{
+    size_t len = strlen(f->name);
+    for (int i = 1; i < argc; i++)
+        if (strncmp(argv[i], "--", 2) == 0 && strncmp(argv[i] + 2, f->name, len) == 0 &&
+            (argv[i][2 + len] == '=' || argv[i][2 + len] == '\0'))
+            return true;
+    return false;
+}
+
+static int s_defaults_and_env(config_t *cfg, int argc, char **argv, char *err, size_t errlen)
 {
     for (size_t i = 0; i < NFLAGS; i++) {
         const flag_t *f = &s_flags[i];
@@ -154,7 +165,7 @@ static int s_defaults_and_env(config_t *cfg, char *err, size_t errlen)
             continue;
         char env[64];
         s_env_name(f, env, sizeof env);
-        const char *v = getenv(env);
+        const char *v = s_on_command_line(f, argc, argv) ? NULL : getenv(env);
         if (f->def && s_set(cfg, f, f->def, err, errlen) != 0)
             return -1;
         if (v && s_set(cfg, f, v, err, errlen) != 0) {
@@ -278,7 +289,7 @@ static int s_check(const config_t *cfg, char *err, size_t errlen)
 int config_parse(config_t *cfg, int argc, char **argv, char *err, size_t errlen)
 {
     memset(cfg, 0, sizeof *cfg);
-    if (s_mode(cfg, argc, argv, err, errlen) != 0 || s_defaults_and_env(cfg, err, errlen) != 0)
+    if (s_mode(cfg, argc, argv, err, errlen) != 0 || s_defaults_and_env(cfg, argc, argv, err, errlen) != 0)
         return -1;
     int first = cfg->mode >= MODE_SUBMIT ? 2 : 1;
     for (int i = first; i < argc; i++) {

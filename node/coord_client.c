@@ -12,6 +12,7 @@
 #include "mesh/objenc.h"
 #include "node/log.h"
 
+#include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -32,6 +33,16 @@ static int s_add_waiter(job_t *job, const rid_t *rid)
     return 0;
 }
 
+/* Whether s is one JSON value (any type), as the CLI and the workers expect. */
+static bool s_is_json(pb_str_t s)
+{
+    if (s.len == 0)
+        return false;
+    json_t *v = json_loadb(s.ptr, s.len, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
+    json_decref(v);
+    return v != NULL;
+}
+
 /* Create one job. Returns it, or NULL with *why set to a static reason. */
 static job_t *s_submit_one(coord_t *c, const pb_submit_item_t *it, const char **why,
                            char *whybuf, size_t whylen)
@@ -44,7 +55,7 @@ static job_t *s_submit_one(coord_t *c, const pb_submit_item_t *it, const char **
         snprintf(whybuf, whylen, "unknown role '%.64s'", name ? name : "");
         *why = whybuf;
     }
-    else if (it->payload.len == 0)
+    else if (!s_is_json(it->payload))
         *why = "payload must be JSON text";
     else if (kv_from_wire(&where, &it->where) != 0)
         *why = "where labels must have non-empty, unique keys";

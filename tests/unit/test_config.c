@@ -114,6 +114,9 @@ static void test_errors(void **state)
     setenv("POPEBOT_LIVENESS", "many", 1);
     assert_int_equal(s_parse(&c, err, 2, "--role=worker"), -1);
     assert_non_null(strstr(err, "POPEBOT_LIVENESS"));
+    /* a flag on the command line wins: the bad variable is not read */
+    assert_int_equal(s_parse(&c, err, 3, "--role=worker", "--liveness=4"), 0);
+    assert_int_equal(c.liveness, 4);
     unsetenv("POPEBOT_LIVENESS");
     assert_int_equal(s_parse(&c, err, 2, "--help"), 0);
     assert_true(c.help);

@@ -812,8 +812,13 @@ test_signal_state_is_clean(void **state)
     signal(SIGPIPE, SIG_DFL);
     signal(SIGHUP, SIG_DFL);
     assert_int_equal(r.code, 0);
-    if (!strstr(r.out, "\nSigBlk:\t0000000000000000\n")
-        || !strstr(r.out, "\nSigIgn:\t0000000000000000\n"))
+    /* Signals 32 and 33 are reserved by glibc, which refuses to change
+       them; an ignored disposition for them can only come from whoever
+       started the test (seen under make), and is masked out here. */
+    const char *ign = strstr(r.out, "\nSigIgn:\t");
+    unsigned long long ignored = ign ? strtoull(ign + 9, NULL, 16) : ~0ULL;
+    ignored &= ~(3ULL << 31);
+    if (!strstr(r.out, "\nSigBlk:\t0000000000000000\n") || ignored != 0)
         fail_msg("child signal state not clean:\n%s", r.out);
     s_result_free(&r);
 }
