@@ -1,7 +1,9 @@
 # popebot-node — the two entry points.
 #   make demo   install what is missing, build, run a coordinator and two
 #               workers on loopback, submit jobs, print results; Ctrl-C stops.
-#   make test   install what is missing, build, run the whole suite (ctest).
+#   make test   install what is missing, build, run the whole suite (ctest);
+#               then the same suite again built with -fsanitize=address,undefined,
+#               where any sanitizer report fails the run.
 BUILD ?= build
 JOBS  ?= 2
 
@@ -18,3 +20,6 @@ test:
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 	@cmake --build $(BUILD) -j$(JOBS)
 	@cd $(BUILD) && ctest --output-on-failure -j$(JOBS)
+	@cmake -S . -B $(BUILD)-asan -DCMAKE_BUILD_TYPE=Debug -DPOPEBOT_SANITIZE=ON >/dev/null
+	@cmake --build $(BUILD)-asan -j$(JOBS)
+	@cd $(BUILD)-asan && ctest --output-on-failure -j$(JOBS)
