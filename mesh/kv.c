@@ -79,7 +79,7 @@ int kv_copy(kvlist_t *dst, const kvlist_t *src)
     return 0;
 }
 
-static bool s_valid_key(const char *k, size_t len)
+bool kv_name_valid(const char *k, size_t len)
 {
     if (len == 0 || len > 64)
         return false;
@@ -101,7 +101,7 @@ static int s_parse_pair(kvlist_t *l, const char *p, size_t len, char *err, size_
         return -1;
     }
     size_t klen = (size_t) (eq - p);
-    if (!s_valid_key(p, klen)) {
+    if (!kv_name_valid(p, klen)) {
         snprintf(err, errlen, "bad key '%.*s' (use letters, digits, _ . -)",
                  (int) (klen > 40 ? 40 : klen), p);
         return -1;

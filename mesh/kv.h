@@ -27,6 +27,10 @@ const char *kv_get(const kvlist_t *l, const char *key);
 void kv_free(kvlist_t *l);
 int kv_copy(kvlist_t *dst, const kvlist_t *src);
 
+/* Whether s[0..len) is a name: 1-64 letters, digits, '_', '.' or '-'. Used
+   for label keys, role names and worker ids alike. */
+bool kv_name_valid(const char *s, size_t len);
+
 /* Parse "k=v,k2=v2". Keys: [A-Za-z0-9_.-]+; values: anything but ','.
    Empty spec gives an empty list. Returns 0, or -1 with a reason in err. */
 int kv_parse(kvlist_t *l, const char *spec, char *err, size_t errlen);

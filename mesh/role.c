@@ -12,17 +12,7 @@
 
 bool role_name_valid(const char *name)
 {
-    size_t len = strlen(name);
-    if (len == 0 || len > ROLE_NAME_MAX)
-        return false;
-    for (size_t i = 0; i < len; i++) {
-        char c = name[i];
-        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-                  (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-';
-        if (!ok)
-            return false;
-    }
-    return true;
+    return kv_name_valid(name, strlen(name));
 }
 
 void role_destroy(role_t **self_p)

@@ -17,7 +17,6 @@
 #include <stdint.h>
 #include "mesh/kv.h"
 
-#define ROLE_NAME_MAX 64
 #define ROLE_DEFAULT_MAX_ATTEMPTS 3
 
 typedef struct {

@@ -5,6 +5,7 @@
     line starting with "popebot-node: ". Every wait is bounded by --timeout.
 */
 #include "node/cli.h"
+#include "mesh/clock.h"
 #include "mesh/kv.h"
 #include "node/client.h"
 #include "node/mpjson.h"
@@ -13,7 +14,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #define WAIT_PROBE_MS 1000    /* submit --wait asks for the job this often */
 
@@ -129,15 +129,12 @@ static const msgpack_object *s_job_in(const msgpack_object *jobs, const char *id
 static int s_wait(const config_t *cfg, client_t *cl, const char *id, pb_buf_t *b)
 {
     uint64_t req = 100;
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    int64_t last_heard = ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    int64_t last_heard = clock_mono_ms();
     for (;;) {
         bool timed_out;
         char why[160];
         pb_msg_t *m = client_recv(cl, WAIT_PROBE_MS, &timed_out, why, sizeof why);
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        int64_t now = ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+        int64_t now = clock_mono_ms();
         if (m)
             last_heard = now;
         else if (now - last_heard > cfg->timeout_ms)

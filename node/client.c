@@ -5,9 +5,9 @@
     never trusted.
 */
 #include "node/client.h"
+#include "mesh/clock.h"
 
 #include <stdlib.h>
-#include <time.h>
 #include <zmq.h>
 
 struct client {
@@ -53,13 +53,6 @@ int client_send(client_t *c, const pb_buf_t *b)
     return zmq_send(c->sock, pb_buf_data(b), pb_buf_size(b), ZMQ_DONTWAIT) < 0 ? -1 : 0;
 }
 
-static int64_t s_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 pb_msg_t *client_recv(client_t *c, int timeout_ms, bool *timed_out, char *why, size_t whylen)
 {
     *timed_out = false;
@@ -101,9 +94,9 @@ pb_msg_t *client_call(client_t *c, const pb_buf_t *b, uint64_t req_id, int timeo
 {
     if (client_send(c, b) != 0)
         return NULL;
-    int64_t deadline = s_now() + timeout_ms;
+    int64_t deadline = clock_mono_ms() + timeout_ms;
     for (;;) {
-        int64_t left = deadline - s_now();
+        int64_t left = deadline - clock_mono_ms();
         if (left <= 0)
             return NULL;
         bool timed_out;

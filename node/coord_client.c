@@ -59,8 +59,8 @@ static job_t *s_submit_one(coord_t *c, const pb_submit_item_t *it, const char **
         *why = "payload must be JSON text";
     else if (kv_from_wire(&where, &it->where) != 0)
         *why = "where labels must have non-empty, unique keys";
-    else if (!(job = job_new(jobid_next(&c->ids, coord_wall()), role, it->payload.ptr,
-                             it->payload.len, it->priority, &where, coord_wall())))
+    else if (!(job = job_new(jobid_next(&c->ids, clock_wall_ms()), role, it->payload.ptr,
+                             it->payload.len, it->priority, &where, clock_wall_ms())))
         *why = "coordinator out of memory";
     kv_free(&where);
     free(name);
@@ -71,7 +71,7 @@ static job_t *s_submit_one(coord_t *c, const pb_submit_item_t *it, const char **
         return NULL;
     }
     if (sched_push(c->sched, job) != 0) {
-        job_finish(job, JOB_FAILED, false, 0, NULL, 0, "could not be queued", coord_wall());
+        job_finish(job, JOB_FAILED, false, 0, NULL, 0, "could not be queued", clock_wall_ms());
         coord_job_ended(c, job);
         *why = "coordinator out of memory";
         return NULL;
@@ -224,7 +224,7 @@ static void s_cancel(coord_t *c, const rid_t *rid, const pb_query_t *q)
         return;
     }
     sched_remove(c->sched, job);
-    job_finish(job, JOB_CANCELLED, false, 0, NULL, 0, "cancelled before it started", coord_wall());
+    job_finish(job, JOB_CANCELLED, false, 0, NULL, 0, "cancelled before it started", clock_wall_ms());
     s_reply_job(c, rid, q->req_id, job);
     coord_job_ended(c, job); /* may free it */
 }

@@ -8,6 +8,7 @@
 #define POPEBOT_NODE_COORD_INT_H
 
 #include <czmq.h>
+#include "mesh/clock.h"
 #include "mesh/jobtab.h"
 #include "mesh/peer.h"
 #include "mesh/proto.h"
@@ -50,8 +51,6 @@ typedef struct {
     coord_stats_t stats;
 } coord_t;
 
-int64_t coord_now(void);      /* monotonic ms */
-int64_t coord_wall(void);     /* wall-clock ms */
 
 /* Send out->data to one routing id; counts unroutable peers. */
 int coord_send(coord_t *c, const void *rid, size_t rid_size);

@@ -66,7 +66,7 @@ void coord_job_ended(coord_t *c, job_t *job)
 
 static void s_end(coord_t *c, job_t *job, job_state_t state, const char *error)
 {
-    job_finish(job, state, false, 0, NULL, 0, error, coord_wall());
+    job_finish(job, state, false, 0, NULL, 0, error, clock_wall_ms());
     coord_job_ended(c, job);
 }
 
@@ -145,7 +145,7 @@ static int s_lease(coord_t *c, peer_t *p, job_t *job, bool new_attempt)
         job->attempts++;
     job->state = JOB_RUNNING;
     job->worker = p;
-    job->started_ms = coord_wall();
+    job->started_ms = clock_wall_ms();
     if (!job->last_worker || strcmp(job->last_worker, p->id) != 0) {
         free(job->last_worker);
         job->last_worker = strdup(p->id);
@@ -196,23 +196,9 @@ static void s_reconcile(coord_t *c, const rid_t *rid, peer_t *p, const pb_hello_
 
 /* ---- HELLO --------------------------------------------------------------- */
 
-static bool s_id_valid(pb_str_t id)
-{
-    if (id.len == 0 || id.len > 64)
-        return false;
-    for (uint32_t i = 0; i < id.len; i++) {
-        char ch = id.ptr[i];
-        bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-                  (ch >= '0' && ch <= '9') || ch == '_' || ch == '.' || ch == '-';
-        if (!ok)
-            return false;
-    }
-    return true;
-}
-
 static const char *s_hello_problem(const pb_hello_t *h)
 {
-    if (!s_id_valid(h->worker_id))
+    if (!kv_name_valid(h->worker_id.ptr, h->worker_id.len))
         return "worker id must be 1-64 characters of letters, digits, _ . -";
     if (h->slots < 1 || h->slots > 100000)
         return "slots must be between 1 and 100000";
@@ -271,7 +257,7 @@ static peer_t *s_hello_peer(coord_t *c, const rid_t *rid, const pb_hello_t *h, i
         s_peer_down(c, p, "reconnected");
     }
     if (!p && id && (p = peer_new(id)) != NULL) {
-        p->first_seen_ms = coord_wall();
+        p->first_seen_ms = clock_wall_ms();
         zhashx_insert(c->peers, id, p);
     }
     free(id);
@@ -280,7 +266,7 @@ static peer_t *s_hello_peer(coord_t *c, const rid_t *rid, const pb_hello_t *h, i
 
 static void s_hello(coord_t *c, const rid_t *rid, const pb_hello_t *h)
 {
-    int64_t now = coord_now();
+    int64_t now = clock_mono_ms();
     const char *problem = s_hello_problem(h);
     if (problem) {
         coord_send_error(c, rid, 0, "bad-hello", problem);
@@ -296,7 +282,7 @@ static void s_hello(coord_t *c, const rid_t *rid, const pb_hello_t *h)
     s_bind(c, p, rid);
     p->state = h->draining ? PEER_DRAINING : PEER_ONLINE;
     p->last_seen_ms = now;
-    p->seen_wall_ms = coord_wall();
+    p->seen_wall_ms = clock_wall_ms();
     s_welcome(c, rid);
     s_reconcile(c, rid, p, h);
     c->dispatch_needed = true;
@@ -352,7 +338,7 @@ static void s_done_one(coord_t *c, peer_t *p, const pb_done_item_t *d)
     }
     s_unlease(c, job);
     job_finish(job, state, d->has_exit_code, d->exit_code, d->result.ptr, d->result.len,
-               error, coord_wall());
+               error, clock_wall_ms());
     free(state_name);
     free(error);
     coord_job_ended(c, job);
@@ -377,8 +363,8 @@ void coord_worker_msg(coord_t *c, const rid_t *rid, pb_msg_t *msg)
         coord_send_error(c, rid, 0, "not-registered", "send HELLO first");
         return;
     }
-    p->last_seen_ms = coord_now();
-    p->seen_wall_ms = coord_wall();
+    p->last_seen_ms = clock_mono_ms();
+    p->seen_wall_ms = clock_wall_ms();
     switch (msg->cmd) {
     case PB_PING:
         pb_buf_reset(&c->out);

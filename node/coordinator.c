@@ -22,25 +22,10 @@
 #include <string.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #define BATCH_MAX 4096        /* messages handled per turn before dispatching */
 #define POLL_MS 100
-
-int64_t coord_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-int64_t coord_wall(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 void coord_rid_key(const void *rid, size_t size, char *out)
 {
@@ -162,7 +147,7 @@ static void s_fini(coord_t *c)
 static void s_malformed(coord_t *c, const rid_t *rid, const pb_err_t *err)
 {
     c->stats.malformed++;
-    int64_t now = coord_now();
+    int64_t now = clock_mono_ms();
     if (now - c->last_log_malformed >= 1000) {
         c->last_log_malformed = now;
         log_msg(LL_WARN, "coordinator", "dropped malformed frame (%llu so far): %s",
@@ -279,7 +264,7 @@ static int s_loop(coord_t *c, int sigfd)
             return 0;
         for (int n = 0; n < BATCH_MAX && s_recv_one(c) == 1; n++)
             ;
-        coord_expire_peers(c, coord_now());
+        coord_expire_peers(c, clock_mono_ms());
         /* commit point: the store's group commit goes here, before the
            replies of this turn leave (jobs live only in memory until then). */
         coord_dispatch(c);

@@ -4,44 +4,19 @@
     than 32), so the recursion here is bounded too.
 */
 #include "node/mpjson.h"
+#include "mesh/utf8.h"
 
 #include <stdlib.h>
 #include <string.h>
-
-/* Length of the valid UTF-8 sequence at p, or 0 if none starts there. */
-static size_t s_utf8_len(const unsigned char *p, size_t left)
-{
-    size_t n = p[0] < 0x80 ? 1 : (p[0] >> 5) == 6 ? 2 : (p[0] >> 4) == 14 ? 3 : (p[0] >> 3) == 30 ? 4 : 0;
-    if (n == 0 || n > left)
-        return 0;
-    for (size_t i = 1; i < n; i++)
-        if ((p[i] & 0xC0) != 0x80)
-            return 0;
-    return n;
-}
 
 json_t *mpjson_string(const char *p, size_t len)
 {
     json_t *s = json_stringn(p, len);
     if (s)
         return s;
-    char *fixed = malloc(len * 3 + 1);
-    if (!fixed)
-        return NULL;
-    size_t o = 0;
-    for (size_t i = 0; i < len;) {
-        size_t n = s_utf8_len((const unsigned char *) p + i, len - i);
-        if (n == 0 || (n == 1 && p[i] == 0)) {
-            memcpy(fixed + o, "\xEF\xBF\xBD", 3);
-            o += 3;
-            i++;
-            continue;
-        }
-        memcpy(fixed + o, p + i, n);
-        o += n;
-        i += n;
-    }
-    s = json_stringn(fixed, o);
+    size_t n;
+    char *fixed = utf8_repair(p, len, &n);
+    s = fixed ? json_stringn(fixed, n) : NULL;
     free(fixed);
     return s ? s : json_string("");
 }

@@ -23,6 +23,7 @@
     outcome's strings (and the job id) to the caller.
 */
 #include "node/task.h"
+#include "mesh/utf8.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -196,62 +197,6 @@ s_fail(task_t *t, const char *why)
 
 /* ---- result of a command ------------------------------------------------- */
 
-/* Length of the valid UTF-8 sequence at s, or 0 when s[0] starts none. */
-static size_t
-s_utf8_seq(const unsigned char *s, size_t n)
-{
-    unsigned c = s[0];
-    size_t need;
-    uint32_t cp;
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xc2 && c <= 0xdf)
-        need = 2, cp = c & 0x1f;
-    else if (c >= 0xe0 && c <= 0xef)
-        need = 3, cp = c & 0x0f;
-    else if (c >= 0xf0 && c <= 0xf4)
-        need = 4, cp = c & 0x07;
-    else
-        return 0;
-    if (n < need)
-        return 0;
-    for (size_t i = 1; i < need; i++) {
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (s[i] & 0x3f);
-    }
-    if (need == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff)))
-        return 0;
-    if (need == 4 && (cp < 0x10000 || cp > 0x10ffff))
-        return 0;
-    return need;
-}
-
-/* A copy of s in which every byte that is not valid UTF-8 became U+FFFD. */
-static char *
-s_utf8_fix(const char *s, size_t n, size_t *out_len)
-{
-    char *out = malloc(3 * n + 1);
-    if (!out)
-        return NULL;
-    size_t o = 0;
-    for (size_t i = 0; i < n; ) {
-        size_t k = s_utf8_seq((const unsigned char *) s + i, n - i);
-        if (k == 0) {
-            memcpy(out + o, "\xef\xbf\xbd", 3);
-            o += 3;
-            i++;
-            continue;
-        }
-        memcpy(out + o, s + i, k);
-        o += k;
-        i += k;
-    }
-    out[o] = '\0';
-    *out_len = o;
-    return out;
-}
-
 /* Read a regular file of at most max bytes. NULL if absent, odd or large. */
 static char *
 s_slurp(const char *path, size_t max, size_t *len)
@@ -302,7 +247,7 @@ static char *
 s_result_tail(const task_t *t)
 {
     size_t len = 0;
-    char *text = s_utf8_fix(t->tail ? t->tail : "", t->tail_len, &len);
+    char *text = utf8_repair(t->tail ? t->tail : "", t->tail_len, &len);
     json_t *j = text ? json_stringn(text, len) : NULL;
     free(text);
     char *out = j ? json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;

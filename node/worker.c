@@ -54,6 +54,7 @@
 #include <zmq.h>
 
 #include "mesh/backoff.h"
+#include "mesh/clock.h"
 #include "mesh/proto.h"
 #include "node/log.h"
 #include "node/task.h"
@@ -129,14 +130,6 @@ typedef struct {
     uint64_t logs_reported;   /* logs_dropped when last logged */
     uint64_t bad_frames;      /* undecodable or unexpected messages */
 } s_worker_t;
-
-static int64_t
-s_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static int64_t
 s_min(int64_t a, int64_t b)
@@ -866,7 +859,7 @@ s_poll(s_worker_t *w)
         n += w->spans[i].n;
     }
     w->npolled = w->ntasks;
-    if (zmq_poll(w->items, (int) n, s_timeout(w, s_now())) < 0)
+    if (zmq_poll(w->items, (int) n, s_timeout(w, clock_mono_ms())) < 0)
         for (size_t i = 0; i < n; i++)
             w->items[i].revents = 0;   /* EINTR: nothing is ready */
 }
@@ -915,7 +908,7 @@ static void
 s_turn(s_worker_t *w)
 {
     s_poll(w);
-    int64_t now = s_now();
+    int64_t now = clock_mono_ms();
     s_handle_signals(w, now);
     s_handle_task_fds(w, now);
     s_handle_socket(w, now);
@@ -1013,7 +1006,7 @@ worker_run(const worker_opts_t *opts, int sigfd)
     log_msg(LL_INFO, "worker", "worker %s (%s) started: %zu role(s), %u slot(s), "
             "coordinator %s, work dir %s", opts->id, opts->name, opts->nroles,
             opts->slots, opts->coordinator, opts->work_dir);
-    s_connect(&w, s_now());
+    s_connect(&w, clock_mono_ms());
     while (!w.stop)
         s_turn(&w);
     log_msg(LL_INFO, "worker", "worker %s stopped (%llu bad message(s) and %llu byte(s) "
