@@ -33,9 +33,10 @@ typedef struct {
 
 static const flag_t s_flags[] = {
     { "bind", M_CO, T_STR, O(bind), "tcp://127.0.0.1:5555", "ROUTER endpoint for workers and clients" },
-    { "data-dir", M_CO, T_STR, O(data_dir), "./popebot-data", "data directory (created 0700)" },
+    { "data-dir", M_CO, T_STR, O(data_dir), "./popebot-data", "the LMDB store (created 0700)" },
+    { "durability", M_CO, T_STR, O(durability), "sync", "sync: fsync before acknowledging; none: faster, a crash loses recent jobs" },
     { "roles-file", M_CO, T_STR, O(roles_file), NULL, "JSON role definitions {\"roles\":[...]}" },
-    { "keep-finished", M_CO, T_UINT, O(keep_finished), "100000", "finished jobs kept in memory" },
+    { "keep-finished", M_CO, T_UINT, O(keep_finished), "10000", "finished jobs also cached in memory" },
     { "coordinator", M_WO | M_CLI, T_STR, O(coordinator), "tcp://127.0.0.1:5555", "coordinator endpoint" },
     { "roles", M_WO, T_STR, O(roles), "echo,sleep", "roles this worker serves, comma-separated" },
     { "slots", M_WO, T_UINT, O(slots), "4", "jobs run at once" },
@@ -276,6 +277,9 @@ static int s_check(const config_t *cfg, char *err, size_t errlen)
     else if (!cfg->arg && (cfg->mode == MODE_SUBMIT || cfg->mode == MODE_JOB || cfg->mode == MODE_CANCEL))
         snprintf(err, errlen, "%s needs %s", config_mode_name(cfg->mode),
                  cfg->mode == MODE_SUBMIT ? "a ROLE" : "a job ID");
+    else if (cfg->mode == MODE_COORDINATOR && strcmp(cfg->durability, "sync") != 0 &&
+             strcmp(cfg->durability, "none") != 0)
+        snprintf(err, errlen, "--durability: bad value '%.40s' (expected sync or none)", cfg->durability);
     else if (cfg->mode == MODE_WORKER && (cfg->slots < 1 || cfg->slots > 100000))
         snprintf(err, errlen, "--slots: must be between 1 and 100000");
     else if ((cfg->mode == MODE_WORKER || cfg->mode == MODE_COORDINATOR) &&

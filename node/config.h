@@ -25,7 +25,7 @@ typedef struct {
     bool help, version;
     const char *log_level;
     /* coordinator */
-    const char *bind, *data_dir, *roles_file;
+    const char *bind, *data_dir, *roles_file, *durability;
     uint32_t keep_finished;
     /* worker */
     const char *coordinator, *id, *name, *roles, *labels, *work_dir;

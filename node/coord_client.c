@@ -20,6 +20,15 @@
 #define JOBS_DEFAULT 100      /* JOBS without a limit */
 #define JOBS_MAX 10000        /* largest JOBS limit */
 
+/* An ERROR for a client: held like every client message. */
+static void s_error(coord_t *c, const rid_t *rid, uint64_t req_id, const char *code,
+                    const char *message)
+{
+    pb_buf_reset(&c->out);
+    pb_enc_error(&c->out, req_id, code, message);
+    coord_reply(c, rid->data, rid->size);
+}
+
 static int s_add_waiter(job_t *job, const rid_t *rid)
 {
     void **w = realloc(job->waiters, (job->nwaiters + 1) * sizeof(void *));
@@ -76,13 +85,14 @@ static job_t *s_submit_one(coord_t *c, const pb_submit_item_t *it, const char **
         *why = "coordinator out of memory";
         return NULL;
     }
+    coord_save_job(c, job);
     return job;
 }
 
 static void s_submit(coord_t *c, const rid_t *rid, const pb_submit_t *m)
 {
     if (m->n > SUBMIT_MAX) {
-        coord_send_error(c, rid, m->req_id, "too-large", "at most 100000 jobs per SUBMIT");
+        s_error(c, rid, m->req_id, "too-large", "at most 100000 jobs per SUBMIT");
         return;
     }
     pb_submitted_item_t *res = calloc(m->n ? m->n : 1, sizeof *res);
@@ -90,7 +100,7 @@ static void s_submit(coord_t *c, const rid_t *rid, const pb_submit_t *m)
     if (!res || !whybuf) {
         free(res);
         free(whybuf);
-        coord_send_error(c, rid, m->req_id, "unavailable", "coordinator out of memory");
+        s_error(c, rid, m->req_id, "unavailable", "coordinator out of memory");
         return;
     }
     for (uint32_t i = 0; i < m->n; i++) {
@@ -107,64 +117,71 @@ static void s_submit(coord_t *c, const rid_t *rid, const pb_submit_t *m)
     /* commit point: with the store, SUBMITTED waits for the durable commit */
     pb_buf_reset(&c->out);
     pb_enc_submitted(&c->out, m->req_id, res, m->n);
-    coord_send(c, rid->data, rid->size);
+    coord_reply(c, rid->data, rid->size);
     free(res);
     free(whybuf);
 }
 
-static job_t *s_find(coord_t *c, const rid_t *rid, const pb_query_t *q)
+/* The job in memory; otherwise answer from the store (JOB), or say why it
+   cannot be cancelled (CANCEL), and return NULL. */
+static job_t *s_find(coord_t *c, const rid_t *rid, const pb_query_t *q, bool is_job)
 {
     job_t *job = jobtab_find(c->jobs, q->job_id.ptr, q->job_id.len);
-    if (!job) {
-        char text[120];
+    uint64_t id;
+    if (job)
+        return job;
+    char text[120], state[32];
+    pb_buf_t *body = is_job ? &c->scratch : NULL;
+    pb_buf_reset(&c->scratch);
+    int found = jobid_parse(q->job_id.ptr, q->job_id.len, &id) == 0
+                    ? coord_stored_job(c, id, body, state, sizeof state) : 0;
+    if (found == 1 && is_job) {
+        pb_buf_reset(&c->out);
+        pb_enc_reply_begin(&c->out, q->req_id);
+        pb_w_raw(&c->out, pb_buf_data(&c->scratch), pb_buf_size(&c->scratch));
+        coord_reply(c, rid->data, rid->size);
+    } else if (found == 1) {
+        snprintf(text, sizeof text, "job %.16s already %s", q->job_id.ptr, state);
+        s_error(c, rid, q->req_id, "conflict", text);
+    } else {
         snprintf(text, sizeof text, "no job %.*s", (int) (q->job_id.len > 40 ? 40 : q->job_id.len),
                  q->job_id.ptr);
-        coord_send_error(c, rid, q->req_id, "not-found", text);
+        s_error(c, rid, q->req_id, found < 0 ? "unavailable" : "not-found", text);
     }
-    return job;
+    return NULL;
 }
 
 static void s_job(coord_t *c, const rid_t *rid, const pb_query_t *q)
 {
-    job_t *job = s_find(c, rid, q);
+    job_t *job = s_find(c, rid, q, true);
     if (!job)
         return;
     pb_buf_reset(&c->out);
     pb_enc_reply_begin(&c->out, q->req_id);
     objenc_job(&c->out, job, true);
-    coord_send(c, rid->data, rid->size);
-}
-
-static bool s_matches(const job_t *job, bool by_state, job_state_t state, pb_str_t role)
-{
-    if (by_state && job->state != state)
-        return false;
-    return !role.ptr || pb_str_eq(role, job->role->name);
+    coord_reply(c, rid->data, rid->size);
 }
 
 static void s_jobs(coord_t *c, const rid_t *rid, const pb_query_t *q)
 {
-    job_state_t state = JOB_QUEUED;
-    char *name = pb_str_dup(q->state);
-    bool bad = q->state.ptr && (!name || job_state_parse(name, &state) != 0);
-    free(name);
+    coord_filter_t f = { q->state.ptr != NULL, JOB_QUEUED, NULL, 0 };
+    char *state = pb_str_dup(q->state), *role = pb_str_dup(q->role);
+    bool bad = q->state.ptr && (!state || job_state_parse(state, &f.state) != 0);
     if (bad) {
-        coord_send_error(c, rid, q->req_id, "bad-request", "unknown job state");
-        return;
+        s_error(c, rid, q->req_id, "bad-request", "unknown job state");
+    } else {
+        f.role = role;
+        f.limit = q->limit ? (q->limit > JOBS_MAX ? JOBS_MAX : q->limit) : JOBS_DEFAULT;
+        pb_buf_reset(&c->scratch);
+        size_t n = coord_stored_jobs(c, &f, &c->scratch);
+        pb_buf_reset(&c->out);
+        pb_enc_reply_begin(&c->out, q->req_id);
+        pb_w_array(&c->out, (uint32_t) n);
+        pb_w_raw(&c->out, pb_buf_data(&c->scratch), pb_buf_size(&c->scratch));
+        coord_reply(c, rid->data, rid->size);
     }
-    size_t limit = q->limit ? (q->limit > JOBS_MAX ? JOBS_MAX : q->limit) : JOBS_DEFAULT;
-    job_t **found = calloc(limit, sizeof *found);
-    size_t n = 0;
-    for (job_t *j = jobtab_newest(c->jobs); found && j && n < limit; j = jobtab_older(c->jobs))
-        if (s_matches(j, q->state.ptr != NULL, state, q->role))
-            found[n++] = j;
-    pb_buf_reset(&c->out);
-    pb_enc_reply_begin(&c->out, q->req_id);
-    pb_w_array(&c->out, (uint32_t) n);
-    for (size_t i = 0; i < n; i++)
-        objenc_job(&c->out, found[i], false);
-    coord_send(c, rid->data, rid->size);
-    free(found);
+    free(state);
+    free(role);
 }
 
 static int s_by_id(const void *a, const void *b)
@@ -184,7 +201,7 @@ static void s_workers(coord_t *c, const rid_t *rid, const pb_query_t *q)
     pb_w_array(&c->out, (uint32_t) n);
     for (size_t i = 0; i < n; i++)
         objenc_peer(&c->out, all[i]);
-    coord_send(c, rid->data, rid->size);
+    coord_reply(c, rid->data, rid->size);
     free(all);
 }
 
@@ -193,7 +210,7 @@ static void s_reply_job(coord_t *c, const rid_t *rid, uint64_t req_id, const job
     pb_buf_reset(&c->out);
     pb_enc_reply_begin(&c->out, req_id);
     objenc_job(&c->out, job, false);
-    coord_send(c, rid->data, rid->size);
+    coord_reply(c, rid->data, rid->size);
 }
 
 static void s_revoke(coord_t *c, job_t *job)
@@ -207,13 +224,13 @@ static void s_revoke(coord_t *c, job_t *job)
 
 static void s_cancel(coord_t *c, const rid_t *rid, const pb_query_t *q)
 {
-    job_t *job = s_find(c, rid, q);
+    job_t *job = s_find(c, rid, q, false);
     if (!job)
         return;
     if (job_state_terminal(job->state)) {
         char text[80];
         snprintf(text, sizeof text, "job %s already %s", job->idstr, job_state_name(job->state));
-        coord_send_error(c, rid, q->req_id, "conflict", text);
+        s_error(c, rid, q->req_id, "conflict", text);
         return;
     }
     log_msg(LL_INFO, "coordinator", "job %s: cancel requested (%s)", job->idstr,

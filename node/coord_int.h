@@ -14,6 +14,7 @@
 #include "mesh/proto.h"
 #include "mesh/role.h"
 #include "mesh/sched.h"
+#include "store/store.h"
 #include "node/coordinator.h"
 
 /* The routing id of the message being handled. */
@@ -31,8 +32,18 @@ typedef struct {
     uint64_t finished;        /* jobs that reached a terminal state */
 } coord_stats_t;
 
+/* A message for a client, held until the turn's commit is durable. */
+typedef struct {
+    zframe_t *rid;            /* the client's routing id */
+    zframe_t *body;           /* the encoded message */
+} coord_held_t;
+
 typedef struct {
     const coord_opts_t *opts;
+    store_t *store;           /* the LMDB store: jobs, workers, roles */
+    bool store_error;         /* a write failed this turn: do not commit it */
+    coord_held_t *outbox;     /* client messages of this turn */
+    size_t nout, out_cap;
     void *zctx;               /* libzmq context */
     void *router;             /* the one ROUTER socket */
     roleset_t roles;          /* role definitions */
@@ -43,7 +54,8 @@ typedef struct {
     zhashx_t *refused;        /* routing ids (hex) ignored after a version error */
     zhashx_t *results;        /* routing id (hex) -> coord_pending_t: RESULTs of this turn */
     jobid_gen_t ids;          /* job id generator */
-    pb_buf_t out;             /* scratch encode buffer */
+    pb_buf_t out;             /* the message being encoded */
+    pb_buf_t scratch;         /* parts assembled before a message (lists) */
     bool dispatch_needed;     /* something changed that may free a match */
     size_t rotate;            /* where the next dispatch round starts */
     int64_t last_expire_check; /* monotonic ms of the last liveness sweep */
@@ -58,6 +70,33 @@ void coord_send_error(coord_t *c, const rid_t *rid, uint64_t req_id,
                       const char *code, const char *message);
 /* Hex key for a routing id (buffer of 2*size+1, size <= 255). */
 void coord_rid_key(const void *rid, size_t size, char *out);
+
+/* coord_store.c: recovery, write-through, and the outbox of client
+   messages that leave only after the turn's commit. */
+int coord_store_open(coord_t *c);
+void coord_save_job(coord_t *c, const job_t *job);
+void coord_save_peer(coord_t *c, const peer_t *p);
+/* Commit (and sync) the turn. -1 when the turn's changes could not be made
+   durable: the coordinator must not acknowledge them, and stops. */
+int coord_commit(coord_t *c);
+/* Hold c->out for rid until coord_outbox_flush. */
+void coord_reply(coord_t *c, const void *rid, size_t rid_size);
+void coord_outbox_flush(coord_t *c);
+void coord_outbox_free(coord_t *c);
+
+/* Queries answered from the store, for jobs older than the memory cache. */
+#define COORD_SCAN_MAX 200000 /* records one JOBS query may read */
+typedef struct {
+    bool by_state;
+    job_state_t state;
+    const char *role;         /* NULL = any */
+    size_t limit;
+} coord_filter_t;
+/* Encode the stored job (with log) into out if out is given, and/or copy its
+   state name. 1 found, 0 not found, -1 store error. */
+int coord_stored_job(coord_t *c, uint64_t id, pb_buf_t *out, char *state, size_t state_len);
+/* Encode matching jobs, newest first, into out; returns how many. */
+size_t coord_stored_jobs(coord_t *c, const coord_filter_t *f, pb_buf_t *out);
 
 /* coord_result.c: RESULT pushes are gathered per client during a turn and
    sent as one message per client at its end (or when one grows large). */

@@ -2,8 +2,8 @@
 
     When jobs submitted with wait end, their job objects are encoded at once
     (the job may be evicted right after) into a buffer per waiting client.
-    At the end of the turn each buffer leaves as one RESULT message listing
-    all of that client's jobs; a buffer past RESULT_FLUSH_BYTES leaves early
+    At the end of the turn each buffer becomes one RESULT message listing
+    all of that client's jobs, held in the outbox until the turn's commit; a buffer past RESULT_FLUSH_BYTES leaves early
     so no message grows without bound. Under load this turns thousands of
     sends into a handful; at low rates a RESULT still leaves in the turn its
     job ended.
@@ -35,7 +35,7 @@ static void s_send(coord_t *c, s_pending_t *p)
     pb_buf_reset(&c->out);
     pb_enc_result_begin(&c->out, p->njobs);
     pb_w_raw(&c->out, pb_buf_data(&p->jobs), pb_buf_size(&p->jobs));
-    coord_send(c, zframe_data(p->rid), zframe_size(p->rid));
+    coord_reply(c, zframe_data(p->rid), zframe_size(p->rid));
     pb_buf_reset(&p->jobs);
     p->njobs = 0;
 }

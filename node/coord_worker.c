@@ -60,6 +60,7 @@ void coord_job_ended(coord_t *c, job_t *job)
     c->stats.finished++;
     log_msg(LL_DEBUG, "coordinator", "job %s: %s after %u attempt(s)", job->idstr,
             job_state_name(job->state), job->attempts);
+    coord_save_job(c, job);
     s_notify_waiters(c, job);
     jobtab_finished(c->jobs, job); /* may free it: last use */
 }
@@ -78,6 +79,7 @@ static void s_requeue(coord_t *c, job_t *job)
         s_end(c, job, JOB_FAILED, "coordinator out of memory while requeueing");
         return;
     }
+    coord_save_job(c, job);
     c->dispatch_needed = true;
 }
 
@@ -131,6 +133,7 @@ static void s_peer_down(coord_t *c, peer_t *p, const char *why)
             p->id, p->name, why, p->nleases);
     s_unbind(c, p);
     p->state = PEER_OFFLINE;
+    coord_save_peer(c, p);
     while (p->nleases > 0)
         s_lease_lost(c, p->leases[0], why);
 }
@@ -151,6 +154,7 @@ static int s_lease(coord_t *c, peer_t *p, job_t *job, bool new_attempt)
         job->last_worker = strdup(p->id);
     }
     sched_started(c->sched, job);
+    coord_save_job(c, job);
     return 0;
 }
 
@@ -283,6 +287,7 @@ static void s_hello(coord_t *c, const rid_t *rid, const pb_hello_t *h)
     p->state = h->draining ? PEER_DRAINING : PEER_ONLINE;
     p->last_seen_ms = now;
     p->seen_wall_ms = clock_wall_ms();
+    coord_save_peer(c, p);
     s_welcome(c, rid);
     s_reconcile(c, rid, p, h);
     c->dispatch_needed = true;
@@ -380,6 +385,7 @@ void coord_worker_msg(coord_t *c, const rid_t *rid, pb_msg_t *msg)
         break;
     case PB_DRAIN:
         p->state = PEER_DRAINING;
+        coord_save_peer(c, p);
         log_msg(LL_INFO, "coordinator", "worker %s (%s) draining", p->id, p->name);
         break;
     default: /* PB_BYE */
@@ -394,7 +400,7 @@ void coord_expire_peers(coord_t *c, int64_t now)
         return;
     c->last_expire_check = now;
     for (peer_t *p = zhashx_first(c->peers); p; p = zhashx_next(c->peers))
-        if (p->routing_id && peer_expired(p, now)) {
+        if ((p->routing_id || p->nleases > 0) && peer_expired(p, now)) {
             char why[80];
             snprintf(why, sizeof why, "silent for %lld ms", (long long) (now - p->last_seen_ms));
             s_peer_down(c, p, why);

@@ -6,9 +6,11 @@
          each to the worker or client handlers;
       3. expires silent workers (their leases go back to the queue);
       4. dispatches queued jobs to workers with free credit;
-      5. (the store's group commit will go here: everything changed in this
-         turn becomes durable in one transaction before replies are sent);
-      6. sends the RESULTs of the turn, one message per waiting client.
+      5. commits everything the turn changed in one LMDB transaction and,
+         with --durability=sync, waits for it to reach the disk (group commit);
+      6. only then sends what the turn owes clients (SUBMITTED, REPLY, and
+         the RESULTs, one message per client), so no acknowledged job can be
+         lost by a crash.
     Rules: only this thread touches jobs, peers and queues; a frame that does
     not decode is counted and dropped, never fatal; ROUTER_MANDATORY is on,
     so a send to a vanished peer fails here instead of vanishing silently.
@@ -21,7 +23,6 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/signalfd.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #define BATCH_MAX 4096        /* messages handled per turn before dispatching */
@@ -79,28 +80,6 @@ static int s_open_socket(coord_t *c)
     return 0;
 }
 
-static int s_load_roles(coord_t *c)
-{
-    char err[256];
-    if (roleset_init(&c->roles) != 0)
-        return -1;
-    if (!c->opts->roles_file)
-        return 0;
-    if (roleset_load_file(&c->roles, c->opts->roles_file, err, sizeof err) != 0) {
-        log_msg(LL_ERROR, "coordinator", "roles file %s", err);
-        return -1;
-    }
-    return 0;
-}
-
-static int s_data_dir(const char *dir)
-{
-    if (!dir || mkdir(dir, 0700) == 0 || errno == EEXIST)
-        return 0;
-    log_msg(LL_ERROR, "coordinator", "cannot create data dir %s: %s", dir, strerror(errno));
-    return -1;
-}
-
 static void s_peer_free(void **item)
 {
     peer_destroy((peer_t **) item);
@@ -111,6 +90,7 @@ static int s_init(coord_t *c, const coord_opts_t *opts)
     memset(c, 0, sizeof *c);
     c->opts = opts;
     pb_buf_init(&c->out);
+    pb_buf_init(&c->scratch);
     c->sched = sched_new();
     c->jobs = jobtab_new(opts->keep_finished);
     c->peers = zhashx_new();
@@ -121,7 +101,7 @@ static int s_init(coord_t *c, const coord_opts_t *opts)
         return -1;
     zhashx_set_destructor(c->peers, s_peer_free);
     zhashx_set_destructor(c->results, coord_results_free);
-    if (s_data_dir(opts->data_dir) != 0 || s_load_roles(c) != 0)
+    if (coord_store_open(c) != 0)
         return -1;
     return s_open_socket(c);
 }
@@ -136,10 +116,13 @@ static void s_fini(coord_t *c)
     zhashx_destroy(&c->refused);
     zhashx_destroy(&c->results);
     zhashx_destroy(&c->peers);   /* before jobs: peers borrow them */
+    coord_outbox_free(c);
+    store_close(&c->store);
     jobtab_destroy(&c->jobs);
     sched_destroy(&c->sched);
     roleset_free(&c->roles);
     pb_buf_free(&c->out);
+    pb_buf_free(&c->scratch);
 }
 
 /* ---- one message --------------------------------------------------------- */
@@ -265,10 +248,11 @@ static int s_loop(coord_t *c, int sigfd)
         for (int n = 0; n < BATCH_MAX && s_recv_one(c) == 1; n++)
             ;
         coord_expire_peers(c, clock_mono_ms());
-        /* commit point: the store's group commit goes here, before the
-           replies of this turn leave (jobs live only in memory until then). */
         coord_dispatch(c);
         coord_results_flush(c);
+        if (coord_commit(c) != 0)
+            return -1; /* nothing of this turn was acknowledged */
+        coord_outbox_flush(c);
     }
 }
 
@@ -277,9 +261,12 @@ int coordinator_run(const coord_opts_t *opts, int sigfd)
     coord_t c;
     int rc = 1;
     if (s_init(&c, opts) == 0) {
-        log_msg(LL_INFO, "coordinator", "listening on %s, %zu roles (jobs are kept in memory only)",
-                opts->bind, c.roles.n);
+        log_msg(LL_INFO, "coordinator", "listening on %s, %zu roles, durability %s",
+                opts->bind, c.roles.n, opts->durable ? "sync" : "none");
         rc = s_loop(&c, sigfd) == 0 ? 0 : 1;
+        if (rc != 0)
+            log_msg(LL_ERROR, "coordinator", "stopping: the store cannot make changes durable; "
+                    "nothing unsaved was acknowledged, restart to recover from the last commit");
         log_msg(LL_INFO, "coordinator", "stopping: %llu jobs submitted, %llu finished, "
                 "%llu malformed frames dropped",
                 (unsigned long long) c.stats.submitted, (unsigned long long) c.stats.finished,

@@ -8,17 +8,19 @@
 #ifndef POPEBOT_NODE_COORDINATOR_H
 #define POPEBOT_NODE_COORDINATOR_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 typedef struct {
     const char *bind;          /* endpoint, e.g. tcp://127.0.0.1:5555 */
     const char *roles_file;    /* JSON role definitions, or NULL */
-    const char *data_dir;      /* created 0700 if missing */
+    const char *data_dir;      /* the LMDB store; created 0700 if missing */
+    bool durable;              /* fsync each turn's commit before acknowledging */
     uint32_t heartbeat_ms;     /* the coordinator's heartbeat interval */
     uint32_t liveness;         /* announced to workers in WELCOME */
     uint32_t max_message;      /* largest frame accepted, bytes */
-    size_t keep_finished;      /* finished jobs kept in memory */
+    size_t keep_finished;      /* finished jobs cached in memory (all are in the store) */
 } coord_opts_t;
 
 /* Returns the process exit code: 0 after a clean stop, 1 when it could not

@@ -44,6 +44,7 @@ static int s_coordinator(const config_t *cfg, int sigfd)
 {
     coord_opts_t o = {
         .bind = cfg->bind, .roles_file = cfg->roles_file, .data_dir = cfg->data_dir,
+        .durable = strcmp(cfg->durability, "sync") == 0,
         .heartbeat_ms = cfg->heartbeat_ms, .liveness = cfg->liveness,
         .max_message = cfg->max_message, .keep_finished = cfg->keep_finished,
     };

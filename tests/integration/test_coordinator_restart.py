@@ -1,7 +1,6 @@
 """Workers find a restarted coordinator by themselves and take new jobs.
 
-Jobs live in memory only for now, so a restart loses them: this tests only
-that workers rejoin and work for the new coordinator.
+(What the store keeps over a restart is tested in test_store.py.)
 """
 import signal
 
@@ -22,15 +21,16 @@ def test_worker_rejoins_restarted_coordinator(mesh, how):
     c1 = mesh.start_coordinator()
     w = mesh.start_worker("w", slots=2)
     mesh.start_worker("v", slots=2)
-    assert run_echo(mesh, {"before": 1})["worker"] in ("w", "v")
+    before = run_echo(mesh, {"before": 1})
+    assert before["worker"] in ("w", "v")
 
     c1.signal(how)
     rc = c1.wait(15)
     assert rc == (0 if how == signal.SIGTERM else -signal.SIGKILL), rc
     mesh.reset_client()
 
-    mesh.start_coordinator()                    # same port, empty memory
-    assert mesh.client.jobs() == []
+    mesh.start_coordinator()                    # same port, same store
+    assert [j["id"] for j in mesh.client.jobs()] == [before["id"]]
     mesh.wait_worker("w", "online", timeout=60)
     mesh.wait_worker("v", "online", timeout=60)
     assert w.alive()

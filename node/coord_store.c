@@ -1,0 +1,325 @@
+/*  node/coord_store.c — the coordinator's use of the LMDB store.
+
+    Three duties:
+    - Recovery at start: roles (the store's, then the roles file's on top),
+      worker registrations (offline until they say HELLO), and every job not
+      yet finished: queued jobs go back to their queues, running jobs stay
+      leased to their worker, which has one liveness period to come back and
+      report them before they are requeued.
+    - Write-through: every change of a job or a registration is put into the
+      turn's write transaction as it happens (coord_save_*).
+    - Acknowledge after durability: every message for a client is held in
+      the outbox and leaves only after the turn's commit (and fsync) returned
+      (coord_commit, then coord_outbox_flush).
+*/
+#include "node/coord_int.h"
+#include "mesh/objenc.h"
+#include "node/log.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- write-through ------------------------------------------------------- */
+
+static void s_failed(coord_t *c, const char *what, const char *err)
+{
+    if (!c->store_error)
+        log_msg(LL_ERROR, "coordinator", "store: %s: %s", what, err);
+    c->store_error = true;
+}
+
+void coord_save_job(coord_t *c, const job_t *job)
+{
+    char err[200];
+    if (store_begin(c->store, err, sizeof err) != 0 ||
+        store_put_job(c->store, job, err, sizeof err) != 0)
+        s_failed(c, "saving a job", err);
+}
+
+void coord_save_peer(coord_t *c, const peer_t *p)
+{
+    char err[200];
+    if (store_begin(c->store, err, sizeof err) != 0 ||
+        store_put_worker(c->store, p, err, sizeof err) != 0)
+        s_failed(c, "saving a worker", err);
+}
+
+int coord_commit(coord_t *c)
+{
+    char err[200];
+    if (!c->store_error && store_commit(c->store, err, sizeof err) == 0)
+        return 0;
+    if (!c->store_error)
+        s_failed(c, "commit", err);
+    store_abort(c->store);
+    return -1;
+}
+
+/* ---- the outbox ------------------------------------------------------------ */
+
+void coord_reply(coord_t *c, const void *rid, size_t rid_size)
+{
+    if (c->nout == c->out_cap) {
+        size_t cap = c->out_cap ? c->out_cap * 2 : 64;
+        coord_held_t *o = realloc(c->outbox, cap * sizeof *o);
+        if (!o)
+            return; /* the client's --timeout covers a reply we could not hold */
+        c->outbox = o;
+        c->out_cap = cap;
+    }
+    coord_held_t *h = &c->outbox[c->nout];
+    h->rid = zframe_new(rid, rid_size);
+    h->body = zframe_new(pb_buf_data(&c->out), pb_buf_size(&c->out));
+    if (h->rid && h->body)
+        c->nout++;
+    else {
+        zframe_destroy(&h->rid);
+        zframe_destroy(&h->body);
+    }
+}
+
+void coord_outbox_flush(coord_t *c)
+{
+    for (size_t i = 0; i < c->nout; i++) {
+        coord_held_t *h = &c->outbox[i];
+        if (zmq_send(c->router, zframe_data(h->rid), zframe_size(h->rid), ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ||
+            zmq_send(c->router, zframe_data(h->body), zframe_size(h->body), ZMQ_DONTWAIT) < 0)
+            c->stats.unroutable++;
+        zframe_destroy(&h->rid);
+        zframe_destroy(&h->body);
+    }
+    c->nout = 0;
+}
+
+void coord_outbox_free(coord_t *c)
+{
+    for (size_t i = 0; i < c->nout; i++) {
+        zframe_destroy(&c->outbox[i].rid);
+        zframe_destroy(&c->outbox[i].body);
+    }
+    free(c->outbox);
+    c->outbox = NULL;
+    c->nout = c->out_cap = 0;
+}
+
+/* ---- recovery ---------------------------------------------------------------- */
+
+static int s_role_loaded(role_t *r, void *arg)
+{
+    roleset_t *set = arg;
+    if (roleset_find(set, r->name)) {   /* a stored role named like a built-in */
+        role_destroy(&r);
+        return 0;
+    }
+    role_t **items = realloc(set->items, (set->n + 1) * sizeof *items);
+    if (!items) {
+        role_destroy(&r);
+        return -1;
+    }
+    set->items = items;
+    items[set->n++] = r;
+    return 0;
+}
+
+/* Put r into set, replacing a role of the same name. Takes r. */
+static int s_role_replace(roleset_t *set, role_t *r)
+{
+    for (size_t k = 0; k < set->n; k++)
+        if (strcmp(set->items[k]->name, r->name) == 0) {
+            role_destroy(&set->items[k]);
+            set->items[k] = r;
+            return 0;
+        }
+    return s_role_loaded(r, set);
+}
+
+/* Roles: the store's, then the roles file's, which replace same-named ones
+   and are written back: the file seeds or updates, the store is authoritative. */
+static int s_recover_roles(coord_t *c, char *err, size_t errlen)
+{
+    if (roleset_init(&c->roles) != 0 ||
+        store_each_role(c->store, s_role_loaded, &c->roles, err, errlen) != 0)
+        return -1;
+    if (!c->opts->roles_file)
+        return 0;
+    roleset_t file;
+    if (roleset_init(&file) != 0)
+        return -1;
+    int rc = roleset_load_file(&file, c->opts->roles_file, err, errlen);
+    for (size_t i = 0; rc == 0 && i < file.n; i++) {
+        role_t *r = file.items[i];
+        if (r->builtin)
+            continue;
+        file.items[i] = NULL;
+        if (s_role_replace(&c->roles, r) != 0 || store_begin(c->store, err, errlen) != 0 ||
+            store_put_role(c->store, r, err, errlen) != 0)
+            rc = -1;
+    }
+    roleset_free(&file);
+    return rc;
+}
+
+static int s_worker_loaded(peer_t *p, void *arg)
+{
+    coord_t *c = arg;
+    p->state = PEER_OFFLINE;
+    zhashx_update(c->peers, p->id, p);
+    return 0;
+}
+
+typedef struct {
+    coord_t *c;
+    size_t queued, running, orphaned;
+} s_recovery_t;
+
+/* A running job whose worker is known waits for it like any lease; one
+   whose registration is gone goes back to the queue. */
+static void s_recover_running(s_recovery_t *r, job_t *job, const char *worker_id)
+{
+    coord_t *c = r->c;
+    peer_t *p = worker_id ? zhashx_lookup(c->peers, worker_id) : NULL;
+    if (p && peer_lease_add(p, job) == 0) {
+        job->worker = p;
+        p->last_seen_ms = clock_mono_ms(); /* its liveness period starts now */
+        sched_started(c->sched, job);
+        r->running++;
+        return;
+    }
+    job->state = JOB_QUEUED;
+    r->orphaned++;
+}
+
+static int s_job_loaded(job_t *job, const char *role_name, const char *worker_id, void *arg)
+{
+    s_recovery_t *r = arg;
+    coord_t *c = r->c;
+    job->role = roleset_find(&c->roles, role_name);
+    if (c->ids.last < job->id)
+        c->ids.last = job->id;
+    if (jobtab_add(c->jobs, job) != 0)
+        return -1;
+    if (!job->role) {
+        char error[120];
+        snprintf(error, sizeof error, "role '%.64s' no longer exists", role_name);
+        job->role = roleset_find(&c->roles, "echo"); /* a role is needed to print it */
+        job_finish(job, JOB_FAILED, false, 0, NULL, 0, error, clock_wall_ms());
+        coord_save_job(c, job);
+        jobtab_finished(c->jobs, job);
+        return 0;
+    }
+    if (job->state == JOB_RUNNING)
+        s_recover_running(r, job, worker_id);
+    if (job->state != JOB_RUNNING) {
+        job->state = JOB_QUEUED;
+        if (sched_push(c->sched, job) != 0)
+            return -1;
+        r->queued++;
+    }
+    return 0;
+}
+
+static int s_newest(job_t *job, const char *role, const char *worker, void *arg)
+{
+    (void) role;
+    (void) worker;
+    *(uint64_t *) arg = job->id;
+    job_destroy(&job);
+    return 1; /* one is enough */
+}
+
+int coord_store_open(coord_t *c)
+{
+    char err[256];
+    store_opts_t o = { c->opts->data_dir, c->opts->durable, 0 };
+    c->store = store_open(&o, err, sizeof err);
+    if (!c->store) {
+        log_msg(LL_ERROR, "coordinator", "store %s: %s", c->opts->data_dir, err);
+        return -1;
+    }
+    s_recovery_t r = { c, 0, 0, 0 };
+    uint64_t newest = 0;
+    if (s_recover_roles(c, err, sizeof err) != 0 ||
+        store_each_worker(c->store, s_worker_loaded, c, err, sizeof err) != 0 ||
+        store_each_job_desc(c->store, 0, s_newest, &newest, err, sizeof err) < 0 ||
+        store_each_active_job(c->store, s_job_loaded, &r, err, sizeof err) != 0 ||
+        coord_commit(c) != 0) {
+        log_msg(LL_ERROR, "coordinator", "store %s: recovery failed: %s", c->opts->data_dir, err);
+        return -1;
+    }
+    if (c->ids.last < newest)
+        c->ids.last = newest;
+    c->dispatch_needed = true;
+    log_msg(LL_INFO, "coordinator", "store %s (cluster %s): recovered %zu queued and %zu running "
+            "job(s), %zu requeued from unknown workers, %zu worker registration(s)",
+            c->opts->data_dir, store_cluster_id(c->store), r.queued, r.running, r.orphaned,
+            zhashx_size(c->peers));
+    return 0;
+}
+
+/* ---- queries that reach past the memory cache ------------------------------ */
+
+/* The job's role for printing it: the live one, or a stand-in with its name. */
+static void s_role_of(coord_t *c, job_t *job, const char *name, role_t *stand_in)
+{
+    job->role = roleset_find(&c->roles, name);
+    if (job->role)
+        return;
+    memset(stand_in, 0, sizeof *stand_in);
+    stand_in->name = (char *) name;
+    job->role = stand_in;
+}
+
+int coord_stored_job(coord_t *c, uint64_t id, pb_buf_t *out, char *state, size_t state_len)
+{
+    char err[200], role[128], worker[128];
+    job_t *job = NULL;
+    int rc = store_get_job(c->store, id, &job, role, sizeof role, worker, sizeof worker,
+                           err, sizeof err);
+    if (rc < 0)
+        log_msg(LL_WARN, "coordinator", "store: reading a job: %s", err);
+    if (rc != 1)
+        return rc;
+    role_t stand_in;
+    s_role_of(c, job, role, &stand_in);
+    if (out)
+        objenc_job(out, job, true);
+    if (state)
+        snprintf(state, state_len, "%s", job_state_name(job->state));
+    job_destroy(&job);
+    return 1;
+}
+
+typedef struct {
+    coord_t *c;
+    const coord_filter_t *f;
+    pb_buf_t *out;
+    size_t n;                 /* jobs written */
+    size_t scanned;           /* records read */
+} s_listing_t;
+
+static int s_list_one(job_t *stored, const char *role_name, const char *worker, void *arg)
+{
+    (void) worker;
+    s_listing_t *l = arg;
+    role_t stand_in;
+    s_role_of(l->c, stored, role_name, &stand_in);
+    const job_t *live = jobtab_find(l->c->jobs, stored->idstr, JOBID_LEN);
+    const job_t *job = live ? live : stored; /* memory is newer within a turn */
+    if ((!l->f->by_state || job->state == l->f->state) &&
+        (!l->f->role || strcmp(l->f->role, job->role->name) == 0)) {
+        objenc_job(l->out, job, false);
+        l->n++;
+    }
+    job_destroy(&stored);
+    l->scanned++;
+    return (l->n >= l->f->limit || l->scanned >= COORD_SCAN_MAX) ? 1 : 0;
+}
+
+size_t coord_stored_jobs(coord_t *c, const coord_filter_t *f, pb_buf_t *out)
+{
+    char err[200];
+    s_listing_t l = { c, f, out, 0, 0 };
+    if (store_each_job_desc(c->store, 0, s_list_one, &l, err, sizeof err) < 0)
+        log_msg(LL_WARN, "coordinator", "store: listing jobs: %s", err);
+    return l.n;
+}

@@ -1,0 +1,85 @@
+/*  store/store.h — the coordinator's durable state in one LMDB environment.
+
+    Named databases (docs/DECISIONS.md, "Store"):
+      meta     "schema" -> u32 big-endian schema version; "cluster_id" -> 32 hex chars
+      jobs     job id (u64 big-endian, so keys sort by creation time) -> job record
+      active   job id -> empty: every job not in a terminal state (recovery
+               reads only this, so start-up time does not grow with history)
+      workers  worker id -> worker record
+      roles    role name -> role record
+    Records are msgpack arrays whose first element is the record version.
+
+    Rules it keeps:
+    - One writer: only the coordinator's loop thread calls the write
+      functions, inside store_begin()/store_commit(). All changes of one loop
+      turn share one transaction (group commit).
+    - Nothing is acknowledged before it is durable: store_commit() returns
+      after the commit and, with durability "sync", after mdb_env_sync has
+      flushed it to the disk.
+    - Reads for queries use their own short read transactions and never
+      block the writer (LMDB MVCC).
+    - Errors are returned with a one-line reason; the store never prints.
+*/
+#ifndef POPEBOT_STORE_STORE_H
+#define POPEBOT_STORE_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "mesh/job.h"
+#include "mesh/peer.h"
+#include "mesh/role.h"
+
+#define STORE_SCHEMA_VERSION 1
+
+typedef struct store store_t;
+
+typedef struct {
+    const char *dir;           /* created 0700 if missing */
+    bool sync;                 /* fsync before store_commit returns */
+    uint64_t map_size;         /* bytes of address space for the map */
+} store_opts_t;
+
+/* Open (creating if new). Refuses a store whose schema is newer than
+   STORE_SCHEMA_VERSION, naming both versions. NULL with err on failure. */
+store_t *store_open(const store_opts_t *opts, char *err, size_t errlen);
+void store_close(store_t **self_p);
+const char *store_cluster_id(const store_t *s);
+
+/* ---- writes: only between store_begin and store_commit/store_abort ---- */
+
+/* Start the turn's write transaction if none is open. 0 or -1 (err). */
+int store_begin(store_t *s, char *err, size_t errlen);
+bool store_in_txn(const store_t *s);
+/* Commit (and sync) the open transaction; no-op without one. 0 or -1. */
+int store_commit(store_t *s, char *err, size_t errlen);
+void store_abort(store_t *s);
+
+/* Put the job's current record; maintains the active index by state. */
+int store_put_job(store_t *s, const job_t *job, char *err, size_t errlen);
+int store_put_worker(store_t *s, const peer_t *p, char *err, size_t errlen);
+int store_put_role(store_t *s, const role_t *r, char *err, size_t errlen);
+
+/* ---- reads (own read transaction; any time) ------------------------------ */
+
+/* Called once per stored record. The job/peer/role passed is a fresh object
+   the callback takes over (it must destroy it or keep it). Return 0 to go
+   on, non-zero to stop (that value is returned). */
+typedef int (store_job_fn)(job_t *job, const char *role_name, const char *worker_id, void *arg);
+typedef int (store_worker_fn)(peer_t *p, void *arg);
+typedef int (store_role_fn)(role_t *r, void *arg);
+
+/* Every job in the active index (queued, scheduled, running), oldest first.
+   job->role is NULL: the callback resolves role_name. */
+int store_each_active_job(store_t *s, store_job_fn *fn, void *arg, char *err, size_t errlen);
+/* Jobs newest first, starting before `before` (0 = from the newest). */
+int store_each_job_desc(store_t *s, uint64_t before, store_job_fn *fn, void *arg,
+                        char *err, size_t errlen);
+int store_each_worker(store_t *s, store_worker_fn *fn, void *arg, char *err, size_t errlen);
+int store_each_role(store_t *s, store_role_fn *fn, void *arg, char *err, size_t errlen);
+/* One job by id: 1 found (*out set, job->role NULL, names copied into the
+   buffers), 0 not found, -1 error. */
+int store_get_job(store_t *s, uint64_t id, job_t **out, char *role_name, size_t role_len,
+                  char *worker_id, size_t worker_len, char *err, size_t errlen);
+
+#endif

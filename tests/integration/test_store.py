@@ -1,0 +1,185 @@
+"""The LMDB store: nothing acknowledged is lost when the coordinator dies.
+
+SIGKILL in the middle of a stream of submissions, restart on the same data
+dir, and every acknowledged job still ends; running leases survive the
+restart when their worker comes back, and are requeued when it does not;
+worker registrations and finished jobs outlive the process; a store written
+by a newer schema is refused.
+"""
+import json
+import signal
+import subprocess
+import time
+
+import msgpack
+import zmq
+
+from conftest import TERMINAL, pack, unpack, wait_for
+
+
+def stream_until_killed(mesh, total, kill_after):
+    """Submit `total` sleep jobs in pipelined batches; SIGKILL the coordinator
+    once `kill_after` have been acknowledged. Returns {n: job id} of the
+    acknowledged ones."""
+    ctx = zmq.Context()
+    s = ctx.socket(zmq.DEALER)
+    s.setsockopt(zmq.LINGER, 0)
+    s.connect(mesh.endpoint)
+    acked, batches, sent, req = {}, {}, 0, 0
+    killed = False
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            while sent < total and sent - len(acked) < 2000 and not killed:
+                items = [["sleep", json.dumps({"ms": 5, "n": n}), 0, {}]
+                         for n in range(sent, min(sent + 100, total))]
+                req += 1
+                batches[req] = list(range(sent, sent + len(items)))
+                s.send(pack("SUBMIT", req, items, False))
+                sent += len(items)
+            if s.poll(200):
+                m = unpack(s.recv())
+                if m[2] == "SUBMITTED":
+                    for n, (jid, err) in zip(batches.pop(m[3]), m[4]):
+                        assert jid and not err, err
+                        acked[n] = jid
+            if not killed and len(acked) >= kill_after:
+                mesh.coord.signal(signal.SIGKILL)
+                mesh.coord.wait(15)
+                killed = True
+                # late answers may still sit in our socket: read what is there
+                while s.poll(100):
+                    m = unpack(s.recv())
+                    if m[2] == "SUBMITTED":
+                        for n, (jid, err) in zip(batches.pop(m[3]), m[4]):
+                            acked[n] = jid
+                return acked
+        raise AssertionError(f"stream stalled: {len(acked)} of {total} acknowledged")
+    finally:
+        s.close(0)
+        ctx.term()
+
+
+def test_sigkill_during_stream_loses_no_acknowledged_job(mesh):
+    mesh.start_coordinator()
+    mesh.start_worker("a", roles="sleep", slots=32)
+    mesh.start_worker("b", roles="sleep", slots=32)
+    total = 10000
+    acked = stream_until_killed(mesh, total, kill_after=4000)
+    assert len(acked) >= 4000
+
+    mesh.reset_client()
+    mesh.start_coordinator()
+    # the client resubmits what was never acknowledged, as a client would
+    rest = [n for n in range(total) if n not in acked]
+    for i in range(0, len(rest), 500):
+        chunk = rest[i:i + 500]
+        res = mesh.client.submit_many([("sleep", json.dumps({"ms": 5, "n": n}), 0, {})
+                                       for n in chunk])
+        for n, (jid, err) in zip(chunk, res):
+            assert jid and not err, err
+            acked[n] = jid
+    assert len(acked) == total
+
+    def all_done():
+        pending = [jid for jid in acked.values()
+                   if mesh.job(jid)["state"] not in TERMINAL]
+        return not pending or None
+    wait_for(all_done, timeout=120, interval=1.0, desc="every acknowledged job to end")
+    for n, jid in acked.items():
+        j = mesh.job(jid)
+        assert j["state"] == "succeeded", j
+        assert j["payload"] == {"ms": 5, "n": n}, j
+        assert 1 <= j["attempts"] <= 2, j   # a lease lost with the old process counts once more
+
+
+def test_running_lease_survives_restart_when_worker_returns(mesh):
+    mesh.start_coordinator()
+    mesh.start_worker("w", slots=2)
+    jid = mesh.submit("sleep", {"ms": 3000})
+    mesh.wait_job(jid, "running", timeout=30)
+    mesh.coord.signal(signal.SIGKILL)
+    mesh.coord.wait(15)
+    mesh.reset_client()
+    mesh.start_coordinator()
+    assert mesh.job(jid)["state"] == "running"      # recovered as leased to w
+    mesh.wait_worker("w", "online", timeout=60)
+    j = mesh.wait_job(jid, timeout=60)
+    assert j["state"] == "succeeded" and j["attempts"] == 1 and j["worker"] == "w", j
+
+
+def test_lease_of_worker_that_never_returns_is_requeued(mesh):
+    mesh.start_coordinator()
+    gone = mesh.start_worker("gone", slots=1)
+    jid = mesh.submit("sleep", {"ms": 20000})
+    mesh.wait_job(jid, "running", timeout=30)
+    gone.signal(signal.SIGKILL)
+    mesh.coord.signal(signal.SIGKILL)
+    gone.wait(15)
+    mesh.coord.wait(15)
+    mesh.reset_client()
+    mesh.start_coordinator()
+    # recovered as still leased to "gone", which never says HELLO again
+    assert mesh.job(jid)["worker"] == "gone"
+    mesh.start_worker("spare", slots=1)
+    j = wait_for(lambda: (lambda j: j if j["worker"] == "spare" and j["state"] == "running"
+                          else None)(mesh.job(jid)), timeout=60, desc="the lease to move to spare")
+    assert j["attempts"] == 2, j
+    mesh.client.cancel(jid)
+    assert mesh.wait_job(jid, timeout=60)["state"] == "cancelled"
+
+
+def test_registrations_and_history_outlive_the_process(mesh):
+    mesh.start_coordinator(extra=["--keep-finished=5"])
+    w = mesh.start_worker("keeper", slots=4, labels="region=eu")
+    ids = [mesh.submit("echo", {"i": i}) for i in range(40)]
+    mesh.wait_jobs(ids, timeout=60)
+    oldest = ids[0]
+    # evicted from memory (only 5 kept), still answered from the store
+    assert mesh.job(oldest)["result"] == {"i": 0}
+    w.signal(signal.SIGTERM)
+    assert w.wait(30) == 0
+    mesh.coord.signal(signal.SIGTERM)
+    assert mesh.coord.wait(15) == 0
+    mesh.reset_client()
+    mesh.start_coordinator()
+    info = mesh.worker_info("keeper")
+    assert info and info["state"] == "offline" and info["labels"] == {"region": "eu"}, info
+    listed = {j["id"]: j for j in mesh.client.jobs(limit=100)}
+    assert set(ids) <= set(listed), "finished jobs missing after restart"
+    assert all(listed[i]["state"] == "succeeded" for i in ids)
+    r = mesh.cli("jobs", "--limit=3", "--json")
+    assert r.rc == 0 and [j["id"] for j in r.json()] == ids[::-1][:3], r
+
+
+def test_newer_schema_is_refused(mesh, tmp_path):
+    mesh.start_coordinator()
+    mesh.coord.signal(signal.SIGTERM)
+    assert mesh.coord.wait(15) == 0
+    data = tmp_path / "data"
+    # rewrite meta/schema with LMDB's own tools: dump, edit, load
+    dump = subprocess.run(["mdb_dump", "-s", "meta", str(data)], capture_output=True,
+                          text=True, check=True).stdout
+    lines = dump.splitlines()
+    key = b"schema".hex()
+    i = lines.index(" " + key)
+    lines[i + 1] = " " + (99).to_bytes(4, "big").hex()
+    subprocess.run(["mdb_load", "-s", "meta", str(data)], input="\n".join(lines) + "\n",
+                   text=True, check=True)
+    p = mesh.start_coordinator(wait=False)
+    rc = p.wait(15)
+    assert rc == 1, rc
+    log = p.log_text()
+    assert "99" in log and "newer" in log, log[-2000:]
+
+
+def test_durability_none_still_recovers_a_clean_stop(mesh):
+    mesh.start_coordinator(extra=["--durability=none"])
+    mesh.start_worker("w", slots=2)
+    jid = mesh.submit("echo", {"kept": True})
+    mesh.wait_job(jid)
+    mesh.coord.signal(signal.SIGTERM)
+    assert mesh.coord.wait(15) == 0
+    mesh.reset_client()
+    mesh.start_coordinator(extra=["--durability=none"])
+    assert mesh.job(jid)["result"] == {"kept": True}
