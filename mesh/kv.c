@@ -132,9 +132,13 @@ int kv_parse(kvlist_t *l, const char *spec, char *err, size_t errlen)
 int kv_from_wire(kvlist_t *l, const pb_kvs_t *w)
 {
     for (uint32_t i = 0; i < w->n; i++) {
-        char *k = pb_str_dup(w->items[i].key);
-        char *v = pb_str_dup(w->items[i].val);
-        int rc = (k && v && *k && !kv_get(l, k)) ? kv_set(l, k, v) : -1;
+        pb_str_t key = w->items[i].key, val = w->items[i].val;
+        if (!kv_name_valid(key.ptr, key.len) || (val.len && memchr(val.ptr, ',', val.len)) ||
+            (val.len && memchr(val.ptr, '\0', val.len)))
+            return -1;
+        char *k = pb_str_dup(key);
+        char *v = pb_str_dup(val);
+        int rc = (k && v && !kv_get(l, k)) ? kv_set(l, k, v) : -1;
         free(k);
         free(v);
         if (rc != 0)

@@ -35,7 +35,9 @@ bool kv_name_valid(const char *s, size_t len);
    Empty spec gives an empty list. Returns 0, or -1 with a reason in err. */
 int kv_parse(kvlist_t *l, const char *spec, char *err, size_t errlen);
 
-/* Copy a decoded wire map. Returns 0 or -1 (ENOMEM or empty/duplicate key). */
+/* Copy a decoded wire map. Returns 0, or -1: out of memory, a key that is
+   not a name (kv_name_valid), a duplicate key, or a value holding ',' or
+   NUL — the same rules as kv_parse, so every list formats back unambiguously. */
 int kv_from_wire(kvlist_t *l, const pb_kvs_t *w);
 
 /* A view of the list for the encoder; items point into l, valid while l is. */

@@ -124,20 +124,26 @@ static const msgpack_object *s_job_in(const msgpack_object *jobs, const char *id
     return NULL;
 }
 
-/* Wait for the job's end: the RESULT push, or a JOB probe that finds it ended.
-   The probes double as a heartbeat: silence for --timeout means no coordinator. */
+/* Wait for the job's end: the RESULT push, or a JOB probe that finds it
+   ended. Probes go out once a second; they double as a heartbeat: a probe
+   left unanswered for --timeout means the coordinator is gone. */
 static int s_wait(const config_t *cfg, client_t *cl, const char *id, pb_buf_t *b)
 {
     uint64_t req = 100;
-    int64_t last_heard = clock_mono_ms();
+    int64_t probe_sent = 0;       /* oldest unanswered probe; 0 = none */
+    int64_t next_probe = clock_mono_ms() + WAIT_PROBE_MS;
     for (;;) {
+        int64_t now = clock_mono_ms();
+        int64_t wake = next_probe;
+        if (probe_sent && probe_sent + cfg->timeout_ms < wake)
+            wake = probe_sent + cfg->timeout_ms;
         bool timed_out;
         char why[160];
-        pb_msg_t *m = client_recv(cl, WAIT_PROBE_MS, &timed_out, why, sizeof why);
-        int64_t now = clock_mono_ms();
+        pb_msg_t *m = client_recv(cl, (int) (wake > now ? wake - now : 0), &timed_out, why, sizeof why);
+        now = clock_mono_ms();
         if (m)
-            last_heard = now;
-        else if (now - last_heard > cfg->timeout_ms)
+            probe_sent = 0;
+        else if (probe_sent && now - probe_sent >= cfg->timeout_ms)
             return s_no_answer(cfg);
         int rc = -1;
         const msgpack_object *mine = m && m->cmd == PB_RESULT ? s_job_in(m->u.reply.body, id) : NULL;
@@ -150,11 +156,13 @@ static int s_wait(const config_t *cfg, client_t *cl, const char *id, pb_buf_t *b
         pb_msg_destroy(&m);
         if (rc >= 0)
             return rc;
-        if (timed_out) {
+        if (now >= next_probe) {
             pb_query_t q = { .req_id = ++req, .job_id = pb_s(id) };
             pb_buf_reset(b);
             pb_enc_query(b, PB_JOB, &q);
             client_send(cl, b);
+            probe_sent = probe_sent ? probe_sent : now;
+            next_probe = now + WAIT_PROBE_MS;
         }
     }
 }

@@ -280,6 +280,8 @@ static int s_check(const config_t *cfg, char *err, size_t errlen)
     else if (cfg->mode == MODE_COORDINATOR && strcmp(cfg->durability, "sync") != 0 &&
              strcmp(cfg->durability, "none") != 0)
         snprintf(err, errlen, "--durability: bad value '%.40s' (expected sync or none)", cfg->durability);
+    else if (cfg->mode <= MODE_WORKER && cfg->max_message < 65536)
+        snprintf(err, errlen, "--max-message: must be at least 65536 bytes");
     else if (cfg->mode == MODE_WORKER && (cfg->slots < 1 || cfg->slots > 100000))
         snprintf(err, errlen, "--slots: must be between 1 and 100000");
     else if ((cfg->mode == MODE_WORKER || cfg->mode == MODE_COORDINATOR) &&

@@ -67,7 +67,7 @@ static job_t *s_submit_one(coord_t *c, const pb_submit_item_t *it, const char **
     else if (!s_is_json(it->payload))
         *why = "payload must be JSON text";
     else if (kv_from_wire(&where, &it->where) != 0)
-        *why = "where labels must have non-empty, unique keys";
+        *why = "where labels need unique keys of letters, digits, _ . - and values without ','";
     else if (!(job = job_new(jobid_next(&c->ids, clock_wall_ms()), role, it->payload.ptr,
                              it->payload.len, it->priority, &where, clock_wall_ms())))
         *why = "coordinator out of memory";

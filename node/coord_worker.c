@@ -96,7 +96,8 @@ static void s_unlease(coord_t *c, job_t *job)
    not count, and a job that never started shows no start and no worker. */
 static void s_unstart(job_t *job)
 {
-    job->attempts--;
+    if (job->attempts > 0)
+        job->attempts--;
     if (job->attempts == 0) {
         job->started_ms = 0;
         free(job->last_worker);
@@ -188,7 +189,8 @@ static void s_reconcile(coord_t *c, const rid_t *rid, peer_t *p, const pb_hello_
         bool current = job && job->attempts == ref->attempt;
         if (current && job->worker == p)
             continue;
-        if (current && job->state == JOB_QUEUED && job->queue) {
+        if (current && ref->attempt >= 1 && job->state == JOB_QUEUED && job->queue &&
+            peer_serves(p, job->role->name) && kv_subset(&job->where, &p->labels)) {
             sched_remove(c->sched, job);
             if (s_lease(c, p, job, false) == 0)
                 continue;
@@ -280,7 +282,8 @@ static void s_hello(coord_t *c, const rid_t *rid, const pb_hello_t *h)
     if (!p)
         return;
     if (peer_update(p, h) != 0) {
-        coord_send_error(c, rid, 0, "bad-hello", "labels must be non-empty, unique keys");
+        coord_send_error(c, rid, 0, "bad-hello", "labels need unique keys of letters, digits, "
+                         "_ . - and values without ','");
         return;
     }
     s_bind(c, p, rid);

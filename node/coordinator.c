@@ -27,6 +27,7 @@
 
 #define BATCH_MAX 4096        /* messages handled per turn before dispatching */
 #define POLL_MS 100
+#define REFUSED_MAX 10000     /* wrong-version peers remembered */
 
 void coord_rid_key(const void *rid, size_t size, char *out)
 {
@@ -149,6 +150,8 @@ static void s_version_mismatch(coord_t *c, const rid_t *rid, const pb_err_t *err
     snprintf(text, sizeof text, "protocol version %u is not supported; this coordinator speaks %u",
              err->peer_version, PB_VERSION);
     coord_send_error(c, rid, 0, "version", text);
+    if (zhashx_size(c->refused) >= REFUSED_MAX) /* bounded: forget the oldest set */
+        zhashx_purge(c->refused);
     zhashx_insert(c->refused, key, (void *) 1);
 }
 

@@ -504,8 +504,8 @@ s_env_role(const task_t *t, kvlist_t *env, const tpl_var_t *vars,
 }
 
 /* Linux refuses one environment string over 128 KiB (MAX_ARG_STRLEN), so a
-   larger payload is left out of POPEBOT_PAYLOAD; stdin and
-   POPEBOT_PAYLOAD_FILE always carry it. */
+   larger payload is left out of POPEBOT_JOB_PAYLOAD; stdin and
+   POPEBOT_JOB_PAYLOAD_FILE always carry it. */
 #define S_ENV_PAYLOAD_MAX (64 * 1024)
 
 static int
@@ -516,13 +516,13 @@ s_env_popebot(const task_t *t, kvlist_t *env, const char *attempt)
     bool small = strlen(t->payload) <= S_ENV_PAYLOAD_MAX;
     int rc = result && payload
         && kv_set(env, "POPEBOT_JOB_ID", t->job_id) == 0
-        && kv_set(env, "POPEBOT_ATTEMPT", attempt) == 0
-        && kv_set(env, "POPEBOT_WORKER_ID", t->ctx.worker_id) == 0
-        && kv_set(env, "POPEBOT_ROLE", t->role) == 0
-        && kv_set(env, "POPEBOT_WORK_DIR", t->work_dir) == 0
-        && (!small || kv_set(env, "POPEBOT_PAYLOAD", t->payload) == 0)
-        && kv_set(env, "POPEBOT_PAYLOAD_FILE", payload) == 0
-        && kv_set(env, "POPEBOT_RESULT", result) == 0 ? 0 : -1;
+        && kv_set(env, "POPEBOT_JOB_ATTEMPT", attempt) == 0
+        && kv_set(env, "POPEBOT_JOB_WORKER_ID", t->ctx.worker_id) == 0
+        && kv_set(env, "POPEBOT_JOB_ROLE", t->role) == 0
+        && kv_set(env, "POPEBOT_JOB_WORK_DIR", t->work_dir) == 0
+        && (!small || kv_set(env, "POPEBOT_JOB_PAYLOAD", t->payload) == 0)
+        && kv_set(env, "POPEBOT_JOB_PAYLOAD_FILE", payload) == 0
+        && kv_set(env, "POPEBOT_JOB_RESULT", result) == 0 ? 0 : -1;
     free(result);
     free(payload);
     return rc;

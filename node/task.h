@@ -42,7 +42,7 @@ typedef struct task task_t;
 /* What a task needs to know about the worker it runs on; the strings must
    outlive every task. */
 typedef struct {
-    const char *worker_id;      /* {{WORKER_ID}}, POPEBOT_WORKER_ID */
+    const char *worker_id;      /* {{WORKER_ID}}, POPEBOT_JOB_WORKER_ID */
     const char *worker_name;    /* {{WORKER_NAME}} */
     const char *work_root;      /* existing parent of per-job work dirs */
     uint32_t kill_grace_ms;     /* SIGTERM -> SIGKILL delay */

@@ -22,7 +22,10 @@
     linger 0, so nothing queued for a dead coordinator leaks into the next.
     The socket has ZMQ_IMMEDIATE set: while its TCP connection is down a
     send fails at once instead of queueing, so a DONE is kept (and its lease
-    reported in the next HELLO) rather than lost in a dead queue. The first
+    reported in the next HELLO) rather than lost in a dead queue. A DONE that
+    zmq took just before the link dropped can still be lost; at-least-once
+    delivery covers it (the lease is missing from the next HELLO, so the job
+    runs again). The first
     HELLO on a new socket usually finds no connection yet and is retried
     every S_HELLO_RETRY_MS until it leaves.
 
@@ -335,11 +338,22 @@ s_conn_timers(s_worker_t *w, int64_t now)
     }
 }
 
+/* How often to make sure the coordinator hears from us and we from it:
+   the shorter of the two intervals, so that neither side's liveness
+   judgement can expire between two PING/PONG exchanges, whatever each was
+   configured with. */
+static int64_t
+s_ping_ms(const s_worker_t *w)
+{
+    int64_t own = w->opts->heartbeat_ms;
+    return w->peer_hb_ms && w->peer_hb_ms < own ? w->peer_hb_ms : own;
+}
+
 /* When the connection next needs attention. */
 static int64_t
 s_conn_next(const s_worker_t *w)
 {
-    int64_t hb = w->opts->heartbeat_ms;
+    int64_t hb = s_ping_ms(w);
     switch (w->conn) {
     case S_WAITING:
         return w->reconnect_at;
@@ -648,6 +662,8 @@ s_on_error(s_worker_t *w, const pb_error_t *e, int64_t now)
     const char *code = s_p(e->code);
     const char *msg = s_p(e->message);
     if (pb_str_eq(e->code, "not-registered")) {
+        if (w->conn == S_HELLO && w->hello_sent)
+            return; /* answers to messages sent before our HELLO: it is on its way */
         log_msg(LL_INFO, "worker", "coordinator %s does not know this worker (%.*s); "
                 "registering again", w->opts->coordinator, mlen, msg);
         s_send_hello(w, now);
@@ -884,7 +900,7 @@ s_handle_timers(s_worker_t *w, int64_t now)
 static void
 s_heartbeat(s_worker_t *w, int64_t now)
 {
-    int64_t hb = w->opts->heartbeat_ms;
+    int64_t hb = s_ping_ms(w);
     if (w->conn != S_READY)
         return;
     bool quiet_out = now - w->last_send >= hb;

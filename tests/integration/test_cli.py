@@ -55,6 +55,8 @@ def test_unknown_flag_is_usage_error(args, flag):
     (["--role=janitor"], "--role"),
     (["--role=worker", "--labels=novalue"], "--labels"),
     (["--role=worker", "--roles="], "--roles"),
+    (["--role=coordinator", "--max-message=0"], "--max-message"),
+    (["--role=coordinator", "--durability=eventually"], "--durability"),
 ])
 def test_bad_value_is_usage_error(args, flag):
     r = run_cli(args)
@@ -190,6 +192,13 @@ def test_submit_wait(live):
     assert r.rc == 0, r
     job = r.json()
     assert job["state"] == "succeeded" and job["result"] == {"slept_ms": 50}, job
+
+
+def test_submit_wait_outlasts_a_short_timeout(live):
+    """--timeout bounds silence from the coordinator, not the job's run time."""
+    r = live.cli("submit", "sleep", '--payload={"ms": 2500}', "--wait", "--timeout=500ms")
+    assert r.rc == 0, r
+    assert json.loads(r.out) == {"slept_ms": 2500}, r
 
 
 def test_submit_wait_failed_job_exits_1(live):

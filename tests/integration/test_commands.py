@@ -15,7 +15,7 @@ import json, os, sys
 env = {k: v for k, v in os.environ.items() if k.startswith("POPEBOT_") or k.startswith("ROLE_")}
 out = {"argv": sys.argv[1:], "stdin": sys.stdin.read(), "env": env, "cwd": os.getcwd(),
        "pgid_is_pid": os.getpgid(0) == os.getpid()}
-with open(os.environ["POPEBOT_RESULT"], "w") as f:
+with open(os.environ["POPEBOT_JOB_RESULT"], "w") as f:
     json.dump(out, f)
 '''
 
@@ -32,10 +32,10 @@ LEAVER = ('(trap "" TERM; exec sleep 120) & echo $! > "$1.tmp" && mv "$1.tmp" "$
 STDIN_SUM = (
     "import hashlib, json, os, sys\n"
     "d = sys.stdin.buffer.read()\n"
-    "env = os.environ.get('POPEBOT_PAYLOAD')\n"
+    "env = os.environ.get('POPEBOT_JOB_PAYLOAD')\n"
     "json.dump({'len': len(d), 'sha': hashlib.sha256(d).hexdigest(),\n"
     "           'env': None if env is None else hashlib.sha256(env.encode()).hexdigest()},\n"
-    "          open(os.environ['POPEBOT_RESULT'], 'w'))\n")
+    "          open(os.environ['POPEBOT_JOB_RESULT'], 'w'))\n")
 
 
 def roles(tmp):
@@ -58,7 +58,7 @@ def roles(tmp):
         {"name": "argv_data", "command": ["/bin/sh", "-c", "printf '%s' \"$1\"", "sh", "{{PAYLOAD}}"]},
         {"name": "shell_data", "shell": True, "command": ["printf '%s' {{PAYLOAD}}"]},
         {"name": "shell_env", "shell": True,
-         "command": ["printf '%s|%s' \"$POPEBOT_ROLE\" {{ROLE}}; exit 0"]},
+         "command": ["printf '%s|%s' \"$POPEBOT_JOB_ROLE\" {{ROLE}}; exit 0"]},
         {"name": "missing", "command": ["/nonexistent/program", "x"]},
         {"name": "stdin_sum", "command": [PYTHON, "-c", STDIN_SUM]},
     ]
@@ -98,19 +98,19 @@ def test_payload_reaches_argv_stdin_and_env(cmesh):
     j = cmesh.wait_job(jid)
     assert j["state"] == "succeeded", j
     assert j["exit_code"] == 0, j
-    r = j["result"]                       # written to $POPEBOT_RESULT: the result
+    r = j["result"]                       # written to $POPEBOT_JOB_RESULT: the result
     assert isinstance(r, dict), j
     work_dir = r["cwd"]
     assert r["argv"] == [text, jid, "1", "cw", "cw", work_dir, "probe", "literal probe-x"], r
     assert r["stdin"] == text, r
     env = r["env"]
-    assert env["POPEBOT_PAYLOAD"] == text, env
-    assert env["POPEBOT_JOB_ID"] == jid and env["POPEBOT_ATTEMPT"] == "1", env
-    assert env["POPEBOT_WORKER_ID"] == "cw" and env["POPEBOT_ROLE"] == "probe", env
-    assert os.path.realpath(env["POPEBOT_WORK_DIR"]) == os.path.realpath(work_dir), env
+    assert env["POPEBOT_JOB_PAYLOAD"] == text, env
+    assert env["POPEBOT_JOB_ID"] == jid and env["POPEBOT_JOB_ATTEMPT"] == "1", env
+    assert env["POPEBOT_JOB_WORKER_ID"] == "cw" and env["POPEBOT_JOB_ROLE"] == "probe", env
+    assert os.path.realpath(env["POPEBOT_JOB_WORK_DIR"]) == os.path.realpath(work_dir), env
     assert os.path.realpath(work_dir).startswith(os.path.realpath(cmesh.tmp / "work-cw")), r
     assert env["ROLE_K"] == "role value" and env["ROLE_EMPTY"] == "", env
-    assert env["POPEBOT_RESULT"], env
+    assert env["POPEBOT_JOB_RESULT"], env
     assert r["pgid_is_pid"] is True, "a job must run in its own process group"
     # the work dir does not outlive the job
     wait_for(lambda: not os.path.exists(work_dir), timeout=20, desc="work dir removed")

@@ -9,6 +9,20 @@ from conftest import Client, wait_for
 SLEEP_MS = 4000
 
 
+def test_slow_worker_heartbeat_causes_no_false_deaths(mesh):
+    """A worker configured with a heartbeat far longer than the coordinator's
+    liveness window stays connected: it pings at the shorter interval."""
+    mesh.start_coordinator(heartbeat="200ms", liveness="3")
+    w = mesh.start_worker("slow", heartbeat="2s", liveness="3")
+    time.sleep(3.0)  # several coordinator windows (600 ms) with no job traffic
+    assert mesh.worker_info("slow")["state"] == "online"
+    log = w.log_text()
+    assert "reconnecting" not in log and "duplicate-id" not in log, log[-2000:]
+    jid = mesh.submit("echo", {"still": "here"})
+    j = mesh.wait_job(jid, timeout=30)
+    assert j["state"] == "succeeded" and j["attempts"] == 1, j
+
+
 def test_stopped_worker_goes_offline_and_rejoins(mesh):
     mesh.start_coordinator()
     a = mesh.start_worker("a", slots=1)

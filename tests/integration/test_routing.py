@@ -34,6 +34,18 @@ def test_role_routing(mesh):
     assert j["state"] == "succeeded" and j["worker"] == "o", j
 
 
+def test_where_labels_cannot_smuggle_a_second_label(mesh):
+    """{"a": "1,b=2"} is refused, not confused with {"a": "1", "b": "2"}."""
+    mesh.start_coordinator()
+    c = mesh.client
+    res = c.submit_many([("echo", "{}", 0, {"a": "1,b=2"}),
+                         ("echo", "{}", 0, {"a=b": "1"}),
+                         ("echo", "{}", 0, {"a": "1", "b": "2"})])
+    assert res[0][0] is None and "," in res[0][1], res
+    assert res[1][0] is None, res
+    assert res[2][0] is not None and res[2][1] is None, res
+
+
 def test_where_labels(mesh):
     mesh.start_coordinator()
     mesh.start_worker("eu", slots=2, labels="region=eu,tier=gold")

@@ -76,6 +76,19 @@ static void test_wire(void **state)
     pb_kvs_t d = { dup, 2 };
     assert_int_equal(kv_from_wire(&l, &d), -1);
     kv_free(&l);
+    /* {"a": "1,b=2"} must not read as {"a": "1", "b": "2"} once formatted */
+    pb_kv_t sneaky[1] = { { pb_s("a"), pb_s("1,b=2") } };
+    pb_kvs_t s = { sneaky, 1 };
+    assert_int_equal(kv_from_wire(&l, &s), -1);
+    kv_free(&l);
+    pb_kv_t badkey[1] = { { pb_s("a=b"), pb_s("1") } };
+    pb_kvs_t b = { badkey, 1 };
+    assert_int_equal(kv_from_wire(&l, &b), -1);
+    kv_free(&l);
+    pb_kv_t nul[1] = { { pb_s("a"), { "x\0y", 3 } } };
+    pb_kvs_t n = { nul, 1 };
+    assert_int_equal(kv_from_wire(&l, &n), -1);
+    kv_free(&l);
 }
 
 int main(void)

@@ -241,7 +241,7 @@ test_command_result_file(void **state)
 {
     s_run_t *r = *state;
     pb_str_t cmd[] = { pb_s("sh"), pb_s("-c"),
-                       pb_s("echo noise; printf '{ \"n\" : [1, 2] }' > \"$POPEBOT_RESULT\"") };
+                       pb_s("echo noise; printf '{ \"n\" : [1, 2] }' > \"$POPEBOT_JOB_RESULT\"") };
     pb_lease_t l = s_lease("cmd", "{}", cmd, 3);
     s_run(r, &l, -1);
     s_expect(r, "succeeded", "{\"n\":[1,2]}", NULL);
@@ -296,7 +296,7 @@ test_command_env_is_clean(void **state)
     setenv("TEST_TASK_SECRET", "hunter2", 1);
     pb_str_t cmd[] = { pb_s("sh"), pb_s("-c"),
                        pb_s("printf '%s|%s|%s|%s|%s' \"$TEST_TASK_SECRET\" \"$FOO\" "
-                            "\"$POPEBOT_JOB_ID\" \"$POPEBOT_ROLE\" \"$POPEBOT_PAYLOAD\"") };
+                            "\"$POPEBOT_JOB_ID\" \"$POPEBOT_JOB_ROLE\" \"$POPEBOT_JOB_PAYLOAD\"") };
     pb_kv_t env[] = { { pb_s("FOO"), pb_s("f-{{ATTEMPT}}") } };
     pb_lease_t l = s_lease("cmd", "[7]", cmd, 3);
     l.env = (pb_kvs_t) { env, 1 };
