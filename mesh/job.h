@@ -52,6 +52,8 @@ typedef struct job {
     char *result;                /* JSON text, owned, NULL until it ends */
     char *error;                 /* why it did not succeed, owned */
     int64_t created_ms, started_ms, finished_ms;   /* 0 = not yet */
+    int64_t run_at_ms;           /* scheduled: wall-clock ms when it is due; 0 = none */
+    size_t lpos;                 /* its index in the coordinator's "later" heap */
     char *log;                   /* tail of the output, owned */
     size_t log_len;              /* bytes in log */
     struct sched_queue *queue;   /* the ready queue holding it, or NULL */

@@ -29,7 +29,7 @@ static void s_time(pb_buf_t *b, int64_t ms)
         pb_w_nil(b);
 }
 
-enum { K_JOB = 15 };
+enum { K_JOB = 16 };
 
 void objenc_job(pb_buf_t *b, const job_t *job, bool with_log)
 {
@@ -53,6 +53,7 @@ void objenc_job(pb_buf_t *b, const job_t *job, bool with_log)
     s_key(b, "created_ms");   s_time(b, job->created_ms);
     s_key(b, "started_ms");   s_time(b, job->started_ms);
     s_key(b, "finished_ms");  s_time(b, job->finished_ms);
+    s_key(b, "run_at_ms");    s_time(b, job->run_at_ms);
     if (with_log) {
         s_key(b, "log");
         pb_w_str(b, job->log ? job->log : "", job->log_len);

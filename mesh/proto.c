@@ -222,6 +222,7 @@ typedef struct {
     pb_err_t *err;
     uint32_t field;         /* 1-based field of the list being read */
     int64_t item;           /* index in that list; -1 when reading top-level fields */
+    uint32_t tuple_size;    /* elements in the tuple being read (optional fields) */
 } s_ctx_t;
 
 /* Field i (0-based) named name is not a what. Always false. */
@@ -440,6 +441,7 @@ static bool s_list(s_ctx_t *c, const msgpack_object *o, uint32_t i, const s_list
                   c->cmd, (unsigned) i + 1, (unsigned) k, l->name, (unsigned) l->need);
             return false;
         }
+        c->tuple_size = e->via.array.size;
         if (!l->read(c, e->via.array.ptr, (char *) *items + (size_t) k * l->size))
             return false;
     }
@@ -484,10 +486,14 @@ static bool s_item_lease(s_ctx_t *c, const msgpack_object *e, void *out)
 static bool s_item_submit(s_ctx_t *c, const msgpack_object *e, void *out)
 {
     pb_submit_item_t *s = out;
+    s->delay_ms = 0;
+    s->idem_key = (pb_str_t) { NULL, 0 };
     return s_str(c, e, 0, "role", &s->role)
         && s_str(c, e, 1, "payload", &s->payload)
         && s_i32(c, e, 2, "priority", &s->priority)
-        && s_kvs(c, e, 3, "where", &s->where);
+        && s_kvs(c, e, 3, "where", &s->where)
+        && (c->tuple_size < 5 || s_u32(c, e, 4, "delay_ms", &s->delay_ms))
+        && (c->tuple_size < 6 || s_nstr(c, e, 5, "idempotency_key", &s->idem_key));
 }
 
 static bool s_item_submitted(s_ctx_t *c, const msgpack_object *e, void *out)
@@ -772,7 +778,7 @@ static bool s_decode_fields(pb_msg_t *msg, pb_err_t *err)
         return false;
     }
     msg->cmd = cmd;
-    s_ctx_t c = { msg->unpacked.zone, info->name, err, 0, -1 };
+    s_ctx_t c = { msg->unpacked.zone, info->name, err, 0, -1, 0 };
     return info->decode == NULL || info->decode(&c, top->via.array.ptr + 3, msg);
 }
 
@@ -1007,11 +1013,13 @@ void pb_enc_submit(pb_buf_t *b, uint64_t req_id, const pb_submit_item_t *items,
     pb_w_uint(b, req_id);
     pb_w_array(b, n);
     for (uint32_t i = 0; i < n; i++) {
-        pb_w_array(b, 4);
+        pb_w_array(b, 6);
         s_w_s(b, items[i].role);
         s_w_s(b, items[i].payload);
         pb_w_int(b, items[i].priority);
         pb_w_kvs(b, &items[i].where);
+        pb_w_uint(b, items[i].delay_ms);
+        pb_w_pstr(b, items[i].idem_key);
     }
     pb_w_bool(b, wait);
 }

@@ -135,6 +135,8 @@ typedef struct {
     pb_str_t payload;          /* JSON text */
     int32_t priority;          /* higher runs first */
     pb_kvs_t where;            /* labels the worker must carry */
+    uint32_t delay_ms;         /* run no sooner than this after submit; optional, 0 */
+    pb_str_t idem_key;         /* idempotency key; optional, ptr NULL when none */
 } pb_submit_item_t;
 
 typedef struct {

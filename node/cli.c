@@ -179,7 +179,8 @@ static int s_submit(const config_t *cfg, client_t *cl, pb_buf_t *b)
         return CLI_USAGE;
     }
     pb_kv_t kvs[where.n + 1];
-    pb_submit_item_t item = { pb_s(cfg->arg), pb_s(payload), cfg->priority, kv_to_wire(&where, kvs) };
+    pb_submit_item_t item = { pb_s(cfg->arg), pb_s(payload), cfg->priority, kv_to_wire(&where, kvs),
+                              cfg->delay_ms, pb_s(cfg->idem_key) };
     pb_enc_submit(b, 1, &item, 1, cfg->wait);
     pb_msg_t *m = client_call(cl, b, 1, (int) cfg->timeout_ms);
     free(payload);

@@ -57,6 +57,8 @@ static const flag_t s_flags[] = {
     { "where", M_SUB, T_STR, O(where), "", "labels the worker must have, k=v,k2=v2" },
     { "priority", M_SUB, T_INT, O(priority), "0", "higher runs first" },
     { "wait", M_SUB, T_BOOL, O(wait), "false", "wait for the result; exit 0 only if it succeeded" },
+    { "delay", M_SUB, T_DUR, O(delay_ms), "0", "run no sooner than this from now (the job is scheduled until then)" },
+    { "idempotency-key", M_SUB, T_STR, O(idem_key), NULL, "a second submit with the same key (within 7 days) returns the first job's id" },
     { "state", M_JOBS, T_STR, O(state), NULL, "only jobs in this state" },
     { "job-role", M_JOBS, T_STR, O(job_role), NULL, "only jobs of this role" },
     { "limit", M_JOBS, T_UINT, O(limit), "100", "at most this many jobs, newest first" },
@@ -314,7 +316,8 @@ static const char *s_synopsis[MODE_COUNT] = {
     "",
     "popebot-node --role=coordinator [--bind=EP] [--data-dir=DIR] [--roles-file=FILE] [flags]",
     "popebot-node --role=worker --coordinator=EP [--roles=R1,R2] [--slots=N] [--name=NAME] [--labels=k=v,...] [flags]",
-    "popebot-node submit ROLE [--payload=JSON|@FILE] [--where=k=v,...] [--priority=N] [--wait] [flags]",
+    "popebot-node submit ROLE [--payload=JSON|@FILE] [--where=k=v,...] [--priority=N] [--delay=DUR]\n"
+    "                          [--idempotency-key=K] [--wait] [flags]",
     "popebot-node job ID [--json] [flags]",
     "popebot-node jobs [--state=STATE] [--job-role=ROLE] [--limit=N] [--json] [flags]",
     "popebot-node workers [--json] [flags]",

@@ -35,7 +35,8 @@ typedef struct {
     /* client subcommands */
     uint32_t timeout_ms, limit;
     bool json, wait;
-    const char *payload, *where, *state, *job_role;
+    const char *payload, *where, *state, *job_role, *idem_key;
+    uint32_t delay_ms;
     int32_t priority;
     const char *arg;          /* the positional argument (ROLE or job ID) */
 } config_t;

@@ -19,6 +19,8 @@
 #define SUBMIT_MAX 100000     /* jobs in one SUBMIT */
 #define JOBS_DEFAULT 100      /* JOBS without a limit */
 #define JOBS_MAX 10000        /* largest JOBS limit */
+#define IDEM_KEY_MAX 255      /* bytes in an idempotency key */
+#define IDEM_WINDOW_MS (7LL * 24 * 3600 * 1000) /* a key counts this long */
 
 /* An ERROR for a client: held like every client message. */
 static void s_error(coord_t *c, const rid_t *rid, uint64_t req_id, const char *code,
@@ -52,41 +54,113 @@ static bool s_is_json(pb_str_t s)
     return v != NULL;
 }
 
-/* Create one job. Returns it, or NULL with *why set to a static reason. */
-static job_t *s_submit_one(coord_t *c, const pb_submit_item_t *it, const char **why,
-                           char *whybuf, size_t whylen)
+/* Queue a new job, or hold it until its time when it was submitted with a
+   delay. 0, or -1 when out of memory (the job is then ended as failed). */
+static int s_enqueue(coord_t *c, job_t *job, uint32_t delay_ms)
 {
-    char *name = pb_str_dup(it->role);
-    role_t *role = name ? roleset_find(&c->roles, name) : NULL;
-    kvlist_t where = { 0 };
-    job_t *job = NULL;
-    if (!role) {
-        snprintf(whybuf, whylen, "unknown role '%.64s'", name ? name : "");
-        *why = whybuf;
+    int rc;
+    if (delay_ms > 0) {
+        job->state = JOB_SCHEDULED;
+        job->run_at_ms = job->created_ms + delay_ms;
+        rc = later_push(&c->later, job);
+    } else {
+        rc = sched_push(c->sched, job);
     }
-    else if (!s_is_json(it->payload))
-        *why = "payload must be JSON text";
-    else if (kv_from_wire(&where, &it->where) != 0)
-        *why = "where labels need unique keys of letters, digits, _ . - and values without ','";
-    else if (!(job = job_new(jobid_next(&c->ids, clock_wall_ms()), role, it->payload.ptr,
-                             it->payload.len, it->priority, &where, clock_wall_ms())))
-        *why = "coordinator out of memory";
-    kv_free(&where);
-    free(name);
-    if (!job)
-        return NULL;
-    if (jobtab_add(c->jobs, job) != 0) {
-        *why = "coordinator out of memory";
-        return NULL;
-    }
-    if (sched_push(c->sched, job) != 0) {
+    if (rc != 0) {
         job_finish(job, JOB_FAILED, false, 0, NULL, 0, "could not be queued", clock_wall_ms());
         coord_job_ended(c, job);
+        return -1;
+    }
+    coord_save_job(c, job);
+    return 0;
+}
+
+/* Why item it cannot become a job (into whybuf), or NULL when it can. */
+static const char *s_refusal(coord_t *c, const pb_submit_item_t *it, role_t **role,
+                             kvlist_t *where, char *whybuf, size_t whylen)
+{
+    char *name = pb_str_dup(it->role);
+    *role = name ? roleset_find(&c->roles, name) : NULL;
+    snprintf(whybuf, whylen, "unknown role '%.64s'", name ? name : "");
+    free(name);
+    if (!*role)
+        return whybuf;
+    if (!s_is_json(it->payload))
+        return "payload must be JSON text";
+    if (it->idem_key.ptr && (it->idem_key.len == 0 || it->idem_key.len > IDEM_KEY_MAX))
+        return "idempotency key must be 1-255 bytes";
+    if (kv_from_wire(where, &it->where) != 0)
+        return "where labels need unique keys of letters, digits, _ . - and values without ','";
+    return NULL;
+}
+
+/* The job an idempotency key already created within the window: 1 and its
+   id in idout, 0 when there is none, -1 when the store cannot tell. */
+static int s_known_key(coord_t *c, pb_str_t key, char *idout)
+{
+    char err[200];
+    uint64_t id;
+    int64_t created;
+    if (!key.ptr)
+        return 0;
+    int found = store_idem_get(c->store, key.ptr, key.len, &id, &created, err, sizeof err);
+    if (found < 0)
+        log_msg(LL_WARN, "coordinator", "store: %s", err);
+    if (found != 1 || clock_wall_ms() - created > IDEM_WINDOW_MS)
+        return found < 0 ? -1 : 0;
+    jobid_format(id, idout);
+    return 1;
+}
+
+/* Create one job (or find the one its idempotency key made). Returns it or,
+   for a key whose job is no longer in memory, NULL with idout still set;
+   NULL with *why set when refused. */
+static job_t *s_submit_one(coord_t *c, const pb_submit_item_t *it, char *idout,
+                           const char **why, char *whybuf, size_t whylen)
+{
+    role_t *role;
+    kvlist_t where = { 0 };
+    job_t *job = NULL;
+    *why = s_refusal(c, it, &role, &where, whybuf, whylen);
+    int known = *why ? 0 : s_known_key(c, it->idem_key, idout);
+    if (known == 1) {
+        kv_free(&where);
+        return jobtab_find(c->jobs, idout, JOBID_LEN);
+    }
+    int64_t now = clock_wall_ms();
+    if (known < 0)
+        *why = "the store cannot check the idempotency key now";
+    else if (!*why && !(job = job_new(jobid_next(&c->ids, now), role, it->payload.ptr,
+                                      it->payload.len, it->priority, &where, now)))
+        *why = "coordinator out of memory";
+    kv_free(&where);
+    if (!job)
+        return NULL;
+    if (jobtab_add(c->jobs, job) != 0 || s_enqueue(c, job, it->delay_ms) != 0) {
         *why = "coordinator out of memory";
         return NULL;
     }
-    coord_save_job(c, job);
+    char err[200];
+    if (it->idem_key.ptr && !c->store_error &&
+        store_idem_put(c->store, it->idem_key.ptr, it->idem_key.len, job->id, now, err, sizeof err) != 0)
+        log_msg(LL_ERROR, "coordinator", "store: %s", err), c->store_error = true;
+    memcpy(idout, job->idstr, JOBID_LEN + 1);
+    c->stats.submitted++;
     return job;
+}
+
+/* A waiter for a job that may already have ended: push its RESULT now. */
+static const char *s_wait_for(coord_t *c, job_t *job, const rid_t *rid)
+{
+    if (job_state_terminal(job->state)) {
+        zframe_t *f = zframe_new(rid->data, rid->size);
+        if (f)
+            coord_result_add(c, f, job);
+        zframe_destroy(&f);
+        return NULL;
+    }
+    return s_add_waiter(job, rid) == 0 ? NULL
+                                       : "accepted, but the result cannot be pushed (out of memory)";
 }
 
 static void s_submit(coord_t *c, const rid_t *rid, const pb_submit_t *m)
@@ -97,29 +171,31 @@ static void s_submit(coord_t *c, const rid_t *rid, const pb_submit_t *m)
     }
     pb_submitted_item_t *res = calloc(m->n ? m->n : 1, sizeof *res);
     char (*whybuf)[96] = calloc(m->n ? m->n : 1, 96);
-    if (!res || !whybuf) {
+    char (*ids)[JOBID_LEN + 1] = calloc(m->n ? m->n : 1, JOBID_LEN + 1);
+    if (!res || !whybuf || !ids) {
         free(res);
         free(whybuf);
+        free(ids);
         s_error(c, rid, m->req_id, "unavailable", "coordinator out of memory");
         return;
     }
     for (uint32_t i = 0; i < m->n; i++) {
         const char *why = NULL;
-        job_t *job = s_submit_one(c, &m->items[i], &why, whybuf[i], sizeof whybuf[i]);
-        if (job && m->wait && s_add_waiter(job, rid) != 0)
-            why = "accepted, but the result cannot be pushed (out of memory)";
-        if (job)
-            res[i].job_id = (pb_str_t) { job->idstr, JOBID_LEN };
+        job_t *job = s_submit_one(c, &m->items[i], ids[i], &why, whybuf[i], sizeof whybuf[i]);
+        if (job && m->wait)
+            why = s_wait_for(c, job, rid);
+        if (!why || job)
+            res[i].job_id = (pb_str_t) { ids[i], JOBID_LEN };
         res[i].error = pb_s(why);
-        c->stats.submitted += job ? 1 : 0;
     }
     c->dispatch_needed = true;
-    /* commit point: with the store, SUBMITTED waits for the durable commit */
+    /* held in the outbox: SUBMITTED leaves after the turn's durable commit */
     pb_buf_reset(&c->out);
     pb_enc_submitted(&c->out, m->req_id, res, m->n);
     coord_reply(c, rid->data, rid->size);
     free(res);
     free(whybuf);
+    free(ids);
 }
 
 /* The job in memory; otherwise answer from the store (JOB), or say why it
@@ -241,6 +317,7 @@ static void s_cancel(coord_t *c, const rid_t *rid, const pb_query_t *q)
         return;
     }
     sched_remove(c->sched, job);
+    later_remove(&c->later, job);
     job_finish(job, JOB_CANCELLED, false, 0, NULL, 0, "cancelled before it started", clock_wall_ms());
     s_reply_job(c, rid, q->req_id, job);
     coord_job_ended(c, job); /* may free it */

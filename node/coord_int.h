@@ -10,6 +10,7 @@
 #include <czmq.h>
 #include "mesh/clock.h"
 #include "mesh/jobtab.h"
+#include "mesh/later.h"
 #include "mesh/peer.h"
 #include "mesh/proto.h"
 #include "mesh/role.h"
@@ -48,6 +49,7 @@ typedef struct {
     void *router;             /* the one ROUTER socket */
     roleset_t roles;          /* role definitions */
     sched_t *sched;           /* ready queues */
+    later_t later;            /* scheduled jobs, by the time they are due */
     jobtab_t *jobs;           /* every job, owns them */
     zhashx_t *peers;          /* worker id -> peer_t, owns them */
     zhashx_t *by_rid;         /* routing id (hex) -> peer_t, borrowed */

@@ -28,9 +28,13 @@ static void s_failed(coord_t *c, const char *what, const char *err)
     c->store_error = true;
 }
 
+/* After a failed write the store has aborted the turn's transaction: write
+   nothing more this turn (a new transaction would commit half a turn). */
 void coord_save_job(coord_t *c, const job_t *job)
 {
     char err[200];
+    if (c->store_error)
+        return;
     if (store_begin(c->store, err, sizeof err) != 0 ||
         store_put_job(c->store, job, err, sizeof err) != 0)
         s_failed(c, "saving a job", err);
@@ -39,6 +43,8 @@ void coord_save_job(coord_t *c, const job_t *job)
 void coord_save_peer(coord_t *c, const peer_t *p)
 {
     char err[200];
+    if (c->store_error)
+        return;
     if (store_begin(c->store, err, sizeof err) != 0 ||
         store_put_worker(c->store, p, err, sizeof err) != 0)
         s_failed(c, "saving a worker", err);
@@ -169,7 +175,7 @@ static int s_worker_loaded(peer_t *p, void *arg)
 
 typedef struct {
     coord_t *c;
-    size_t queued, running, orphaned;
+    size_t queued, scheduled, running, orphaned;
 } s_recovery_t;
 
 /* A running job whose worker is known waits for it like any lease; one
@@ -209,7 +215,11 @@ static int s_job_loaded(job_t *job, const char *role_name, const char *worker_id
     }
     if (job->state == JOB_RUNNING)
         s_recover_running(r, job, worker_id);
-    if (job->state != JOB_RUNNING) {
+    if (job->state == JOB_SCHEDULED) {
+        if (later_push(&c->later, job) != 0)
+            return -1;
+        r->scheduled++;
+    } else if (job->state != JOB_RUNNING) {
         job->state = JOB_QUEUED;
         if (sched_push(c->sched, job) != 0)
             return -1;
@@ -236,7 +246,7 @@ int coord_store_open(coord_t *c)
         log_msg(LL_ERROR, "coordinator", "store %s: %s", c->opts->data_dir, err);
         return -1;
     }
-    s_recovery_t r = { c, 0, 0, 0 };
+    s_recovery_t r = { c, 0, 0, 0, 0 };
     uint64_t newest = 0;
     if (s_recover_roles(c, err, sizeof err) != 0 ||
         store_each_worker(c->store, s_worker_loaded, c, err, sizeof err) != 0 ||
@@ -249,9 +259,9 @@ int coord_store_open(coord_t *c)
     if (c->ids.last < newest)
         c->ids.last = newest;
     c->dispatch_needed = true;
-    log_msg(LL_INFO, "coordinator", "store %s (cluster %s): recovered %zu queued and %zu running "
-            "job(s), %zu requeued from unknown workers, %zu worker registration(s)",
-            c->opts->data_dir, store_cluster_id(c->store), r.queued, r.running, r.orphaned,
+    log_msg(LL_INFO, "coordinator", "store %s (cluster %s): recovered %zu queued, %zu scheduled "
+            "and %zu running job(s), %zu requeued from unknown workers, %zu worker registration(s)",
+            c->opts->data_dir, store_cluster_id(c->store), r.queued, r.scheduled, r.running, r.orphaned,
             zhashx_size(c->peers));
     return 0;
 }

@@ -4,7 +4,8 @@
       1. waits (zmq_poll) for the socket or the signalfd, at most 100 ms;
       2. reads every message already queued (up to a batch bound) and hands
          each to the worker or client handlers;
-      3. expires silent workers (their leases go back to the queue);
+      3. expires silent workers (their leases go back to the queue) and
+         moves scheduled jobs whose time has come to their ready queues;
       4. dispatches queued jobs to workers with free credit;
       5. commits everything the turn changed in one LMDB transaction and,
          with --durability=sync, waits for it to reach the disk (group commit);
@@ -92,6 +93,7 @@ static int s_init(coord_t *c, const coord_opts_t *opts)
     c->opts = opts;
     pb_buf_init(&c->out);
     pb_buf_init(&c->scratch);
+    later_init(&c->later);
     c->sched = sched_new();
     c->jobs = jobtab_new(opts->keep_finished);
     c->peers = zhashx_new();
@@ -121,6 +123,7 @@ static void s_fini(coord_t *c)
     store_close(&c->store);
     jobtab_destroy(&c->jobs);
     sched_destroy(&c->sched);
+    later_free(&c->later);
     roleset_free(&c->roles);
     pb_buf_free(&c->out);
     pb_buf_free(&c->scratch);
@@ -237,6 +240,32 @@ static bool s_signalled(int sigfd)
     return false;
 }
 
+/* Scheduled jobs whose time has come join their ready queues. */
+static void s_release_due(coord_t *c)
+{
+    int64_t now = clock_wall_ms();
+    for (job_t *job; (job = later_pop_due(&c->later, now));) {
+        job->state = JOB_QUEUED;
+        if (sched_push(c->sched, job) != 0) {
+            job_finish(job, JOB_FAILED, false, 0, NULL, 0, "could not be queued", now);
+            coord_job_ended(c, job);
+            continue;
+        }
+        coord_save_job(c, job);
+        c->dispatch_needed = true;
+    }
+}
+
+/* How long the loop may sleep: until the next scheduled job, at most POLL_MS. */
+static long s_poll_ms(const coord_t *c)
+{
+    int64_t next = later_next(&c->later);
+    if (next == INT64_MAX)
+        return POLL_MS;
+    int64_t wait = next - clock_wall_ms();
+    return wait < 0 ? 0 : wait > POLL_MS ? POLL_MS : (long) wait;
+}
+
 static int s_loop(coord_t *c, int sigfd)
 {
     zmq_pollitem_t items[2] = {
@@ -244,13 +273,14 @@ static int s_loop(coord_t *c, int sigfd)
         { NULL, sigfd, ZMQ_POLLIN, 0 },
     };
     for (;;) {
-        if (zmq_poll(items, 2, POLL_MS) < 0 && errno != EINTR)
+        if (zmq_poll(items, 2, s_poll_ms(c)) < 0 && errno != EINTR)
             return -1;
         if ((items[1].revents & ZMQ_POLLIN) && s_signalled(sigfd))
             return 0;
         for (int n = 0; n < BATCH_MAX && s_recv_one(c) == 1; n++)
             ;
         coord_expire_peers(c, clock_mono_ms());
+        s_release_due(c);
         coord_dispatch(c);
         coord_results_flush(c);
         if (coord_commit(c) != 0)

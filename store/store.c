@@ -65,6 +65,7 @@ struct store {
     MDB_dbi active;              /* job id -> empty, for jobs not yet finished */
     MDB_dbi workers;             /* worker id -> worker record */
     MDB_dbi roles;               /* role name -> role record */
+    MDB_dbi idem;                /* idempotency key -> job id, created ms (16 bytes BE) */
     MDB_txn *txn;                /* the open write transaction, or NULL */
     bool sync;                   /* flush to the disk in store_commit */
     int lock_fd;                 /* DIR/popebot.lock, flock'd while open; -1 if not */
@@ -190,7 +191,7 @@ static int s_open_dbs(store_t *s, MDB_txn *txn, char *err, size_t errlen)
 {
     struct { const char *name; MDB_dbi *dbi; } dbs[] = {
         { "meta", &s->meta }, { "jobs", &s->jobs }, { "active", &s->active },
-        { "workers", &s->workers }, { "roles", &s->roles }
+        { "workers", &s->workers }, { "roles", &s->roles }, { "idem", &s->idem }
     };
     for (size_t i = 0; i < sizeof dbs / sizeof dbs[0]; i++) {
         int rc = mdb_dbi_open(txn, dbs[i].name, MDB_CREATE, dbs[i].dbi);
@@ -471,6 +472,49 @@ int store_put_role(store_t *s, const role_t *r, char *err, size_t errlen)
     if (s_need_txn(s, err, errlen) != 0 || rec_enc_role(&s->buf, r, err, errlen) != 0)
         return -1;
     return s_put_named(s, s->roles, "role", r->name, err, errlen);
+}
+
+/* ---- idempotency keys -------------------------------------------------------- */
+
+static void s_put_be(uint8_t *p, uint64_t v)
+{
+    for (int i = 7; i >= 0; i--, v >>= 8)
+        p[i] = (uint8_t) v;
+}
+
+int store_idem_put(store_t *s, const char *key, size_t len, uint64_t id, int64_t created_ms,
+                   char *err, size_t errlen)
+{
+    if (s_need_txn(s, err, errlen) != 0)
+        return -1;
+    uint8_t vb[16];
+    s_put_be(vb, id);
+    s_put_be(vb + 8, (uint64_t) created_ms);
+    MDB_val k = { len, (void *) key }, v = { sizeof vb, vb };
+    int rc = mdb_put(s->txn, s->idem, &k, &v, 0);
+    return rc == 0 ? 0 : s_write_fail(s, "putting an idempotency key", rc, err, errlen);
+}
+
+int store_idem_get(store_t *s, const char *key, size_t len, uint64_t *id, int64_t *created_ms,
+                   char *err, size_t errlen)
+{
+    MDB_txn *txn = s->txn;   /* the writer sees this turn's keys too */
+    int rc = txn ? 0 : mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
+    MDB_val k = { len, (void *) key }, v;
+    if (rc == 0)
+        rc = mdb_get(txn, s->idem, &k, &v);
+    int found = rc == 0 && v.mv_size == 16;
+    if (found) {
+        *id = s_be(v.mv_data, 8);
+        *created_ms = (int64_t) s_be((const uint8_t *) v.mv_data + 8, 8);
+    }
+    if (txn != s->txn)
+        mdb_txn_abort(txn);
+    if (rc != 0 && rc != MDB_NOTFOUND) {
+        snprintf(err, errlen, "reading an idempotency key: %s", mdb_strerror(rc));
+        return -1;
+    }
+    return found;
 }
 
 /* ---- decoding what the store holds -------------------------------------------- */

@@ -7,6 +7,7 @@
                reads only this, so start-up time does not grow with history)
       workers  worker id -> worker record
       roles    role name -> role record
+      idem     idempotency key -> job id and creation time (16 bytes)
     Records are msgpack arrays whose first element is the record version.
 
     Rules it keeps:
@@ -59,6 +60,14 @@ void store_abort(store_t *s);
 int store_put_job(store_t *s, const job_t *job, char *err, size_t errlen);
 int store_put_worker(store_t *s, const peer_t *p, char *err, size_t errlen);
 int store_put_role(store_t *s, const role_t *r, char *err, size_t errlen);
+
+/* Idempotency keys (key bytes, 1-255) -> the job they created and when.
+   store_idem_get reads through the open write transaction when there is
+   one, so keys put earlier in the same turn are found. 1 found, 0 not, -1 error. */
+int store_idem_put(store_t *s, const char *key, size_t len, uint64_t id, int64_t created_ms,
+                   char *err, size_t errlen);
+int store_idem_get(store_t *s, const char *key, size_t len, uint64_t *id, int64_t *created_ms,
+                   char *err, size_t errlen);
 
 /* ---- reads (own read transaction; any time) ------------------------------ */
 

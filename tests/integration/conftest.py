@@ -284,7 +284,8 @@ class Client:
             self._note(m)
 
     def submit_many(self, items, wait=False, timeout=20.0):
-        """items: (role, payload_text, priority, where_dict). Returns [(id, error)]."""
+        """items: (role, payload_text, priority, where_dict[, delay_ms, idempotency_key]).
+        Returns [(id, error)]."""
         (entries,) = self.call("SUBMIT", [list(i) for i in items], wait, timeout=timeout)[:1]
         return [tuple(e) for e in entries]
 

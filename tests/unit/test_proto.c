@@ -234,9 +234,9 @@ static void t_enc_submit(pb_buf_t *b)
 {
     pb_kv_t where[] = { { S("os"), S("linux") } };
     pb_submit_item_t s[] = {
-        { S("build"), S("{}"), INT32_MIN, { where, 1 } },
-        { S("echo"), S("[1]"), INT32_MAX, { NULL, 0 } },
-        { S("sleep"), S("5"), -5, { NULL, 0 } },
+        { S("build"), S("{}"), INT32_MIN, { where, 1 }, 0, { NULL, 0 } },
+        { S("echo"), S("[1]"), INT32_MAX, { NULL, 0 }, UINT32_MAX, S("key-1") },
+        { S("sleep"), S("5"), -5, { NULL, 0 }, 1500, { NULL, 0 } },
     };
     pb_enc_submit(b, UINT64_MAX, s, 3, true);
 }
@@ -257,6 +257,59 @@ static void t_check_submit(const pb_submit_t *s)
     assert_int_equal(s->items[1].where.n, 0);
     t_str(s->items[2].role, "sleep");
     assert_int_equal(s->items[2].priority, -5);
+    assert_int_equal(s->items[0].delay_ms, 0);
+    assert_null(s->items[0].idem_key.ptr);
+    assert_true(s->items[1].delay_ms == UINT32_MAX);
+    t_str(s->items[1].idem_key, "key-1");
+    assert_int_equal(s->items[2].delay_ms, 1500);
+    assert_null(s->items[2].idem_key.ptr);
+}
+
+/* A version-1 SUBMIT item of only the first four fields is still valid. */
+static void test_submit_short_items(void **state)
+{
+    (void) state;
+    pb_buf_t b;
+    pb_buf_init(&b);
+    pb_w_begin(&b, PB_SUBMIT, 3);
+    pb_w_uint(&b, 1);
+    pb_w_array(&b, 1);
+    pb_w_array(&b, 4);
+    pb_w_cstr(&b, "echo");
+    pb_w_cstr(&b, "{}");
+    pb_w_int(&b, 0);
+    pb_w_map(&b, 0);
+    pb_w_bool(&b, false);
+    pb_err_t err;
+    pb_msg_t *m = pb_decode(pb_buf_data(&b), pb_buf_size(&b), &err);
+    assert_non_null(m);
+    assert_int_equal(m->u.submit.items[0].delay_ms, 0);
+    assert_null(m->u.submit.items[0].idem_key.ptr);
+    pb_msg_destroy(&m);
+    /* the optional fields are checked when present */
+    for (int bad = 0; bad < 2; bad++) {
+        pb_buf_reset(&b);
+        pb_w_begin(&b, PB_SUBMIT, 3);
+        pb_w_uint(&b, 1);
+        pb_w_array(&b, 1);
+        pb_w_array(&b, 6);
+        pb_w_cstr(&b, "echo");
+        pb_w_cstr(&b, "{}");
+        pb_w_int(&b, 0);
+        pb_w_map(&b, 0);
+        if (bad == 0)
+            pb_w_int(&b, -1);          /* delay_ms must be uint32 */
+        else
+            pb_w_uint(&b, 5);
+        if (bad == 1)
+            pb_w_uint(&b, 7);          /* idempotency_key must be str or nil */
+        else
+            pb_w_nil(&b);
+        pb_w_bool(&b, false);
+        assert_null(pb_decode(pb_buf_data(&b), pb_buf_size(&b), &err));
+        assert_non_null(strstr(err.reason, bad == 0 ? "delay_ms" : "idempotency_key"));
+    }
+    pb_buf_free(&b);
 }
 
 static void t_enc_submitted(pb_buf_t *b)
@@ -776,7 +829,7 @@ static const t_field_t t_lease[] = {
 static const t_field_t t_submit[] = { { "req_id", T_U64 }, { "items", T_ARR }, { "wait", T_BOOL } };
 static const t_field_t t_submit_item[] = {
     { "role", T_STR }, { "payload", T_STR }, { "priority", T_I32 }, { "where", T_MAP },
-};
+};  /* the optional delay_ms and idempotency_key: test_submit_short_items */
 static const t_field_t t_job[] = { { "req_id", T_U64 }, { "job_id", T_STR } };
 static const t_field_t t_jobs[] = { { "req_id", T_U64 }, { "filter", T_MAP } };
 static const t_field_t t_workers[] = { { "req_id", T_U64 } };
@@ -940,6 +993,8 @@ static void test_field_counts(void **state)
         sh.nitem = s->nitem - 1;                    /* item tuple one short */
         t_build(&b, s, &sh);
         t_expect(&b, s, false, "item 0 (");
+        if (s->cmd == PB_SUBMIT)
+            continue; /* its 5th and 6th are optional fields: test_submit_short_items */
         sh.nitem = s->nitem + 1;                    /* item tuple one longer */
         t_build(&b, s, &sh);
         t_expect(&b, s, true, NULL);
@@ -1454,6 +1509,7 @@ static void test_mutations(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_submit_short_items),
         cmocka_unit_test(test_hello_roundtrip),
         cmocka_unit_test(test_hello_empty),
         cmocka_unit_test(test_fieldless_commands),
