@@ -144,7 +144,7 @@ static void s_submit(bench_t *b, uint64_t req, uint64_t first, uint32_t n)
     char payloads[n][32];
     for (uint32_t i = 0; i < n; i++) {
         snprintf(payloads[i], sizeof payloads[i], "{\"n\":%llu}", (unsigned long long) (first + i));
-        items[i] = (pb_submit_item_t) { pb_s("echo"), pb_s(payloads[i]), 0, { NULL, 0 } };
+        items[i] = (pb_submit_item_t) { pb_s("echo"), pb_s(payloads[i]), 0, { NULL, 0 }, 0, { NULL, 0 } };
     }
     pb_buf_reset(&b->out);
     pb_enc_submit(&b->out, req, items, n, true);
