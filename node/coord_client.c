@@ -83,7 +83,7 @@ static const char *s_refusal(coord_t *c, const pb_submit_item_t *it, role_t **ro
     *role = name ? roleset_find(&c->roles, name) : NULL;
     snprintf(whybuf, whylen, "unknown role '%.64s'", name ? name : "");
     free(name);
-    if (!*role)
+    if (!*role || (!(*role)->builtin && (*role)->ncommand == 0)) /* none, or vanished */
         return whybuf;
     if (!s_is_json(it->payload))
         return "payload must be JSON text";
@@ -238,6 +238,19 @@ static void s_job(coord_t *c, const rid_t *rid, const pb_query_t *q)
     coord_reply(c, rid->data, rid->size);
 }
 
+/* Every unfinished job is in memory: list those without touching the store
+   (which would also miss this turn's uncommitted ones). */
+static size_t s_unfinished_jobs(coord_t *c, const coord_filter_t *f, pb_buf_t *out)
+{
+    size_t n = 0;
+    for (job_t *j = jobtab_newest(c->jobs); j && n < f->limit; j = jobtab_older(c->jobs))
+        if (j->state == f->state && (!f->role || strcmp(f->role, j->role->name) == 0)) {
+            objenc_job(out, j, false);
+            n++;
+        }
+    return n;
+}
+
 static void s_jobs(coord_t *c, const rid_t *rid, const pb_query_t *q)
 {
     coord_filter_t f = { q->state.ptr != NULL, JOB_QUEUED, NULL, 0 };
@@ -249,7 +262,8 @@ static void s_jobs(coord_t *c, const rid_t *rid, const pb_query_t *q)
         f.role = role;
         f.limit = q->limit ? (q->limit > JOBS_MAX ? JOBS_MAX : q->limit) : JOBS_DEFAULT;
         pb_buf_reset(&c->scratch);
-        size_t n = coord_stored_jobs(c, &f, &c->scratch);
+        size_t n = f.by_state && !job_state_terminal(f.state) ? s_unfinished_jobs(c, &f, &c->scratch)
+                                                             : coord_stored_jobs(c, &f, &c->scratch);
         pb_buf_reset(&c->out);
         pb_enc_reply_begin(&c->out, q->req_id);
         pb_w_array(&c->out, (uint32_t) n);
@@ -293,6 +307,7 @@ static void s_revoke(coord_t *c, job_t *job)
 {
     pb_lease_ref_t ref = { { job->idstr, JOBID_LEN }, job->attempts };
     job->revoking = true;
+    coord_save_job(c, job);   /* the cancel survives a restart */
     pb_buf_reset(&c->out);
     pb_enc_revoke(&c->out, &ref);
     coord_send(c, zframe_data(job->worker->routing_id), zframe_size(job->worker->routing_id));

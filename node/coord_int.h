@@ -87,7 +87,7 @@ void coord_outbox_flush(coord_t *c);
 void coord_outbox_free(coord_t *c);
 
 /* Queries answered from the store, for jobs older than the memory cache. */
-#define COORD_SCAN_MAX 200000 /* records one JOBS query may read */
+#define COORD_SCAN_MAX 50000  /* stored records one JOBS query may read */
 typedef struct {
     bool by_state;
     job_state_t state;

@@ -178,8 +178,9 @@ typedef struct {
     size_t queued, scheduled, running, orphaned;
 } s_recovery_t;
 
-/* A running job whose worker is known waits for it like any lease; one
-   whose registration is gone goes back to the queue. */
+/* A running job whose worker is known waits for it like any lease. One
+   whose registration is gone lost its lease: it is requeued, or dead once
+   its attempts are spent (or cancelled, if a cancel was pending). */
 static void s_recover_running(s_recovery_t *r, job_t *job, const char *worker_id)
 {
     coord_t *c = r->c;
@@ -191,8 +192,33 @@ static void s_recover_running(s_recovery_t *r, job_t *job, const char *worker_id
         r->running++;
         return;
     }
-    job->state = JOB_QUEUED;
     r->orphaned++;
+    char error[200];
+    if (job->revoking || job->attempts >= job->role->max_attempts) {
+        snprintf(error, sizeof error, "its worker %s is no longer registered%s", worker_id ? worker_id : "?",
+                 job->revoking ? "" : "; all attempts spent");
+        job_finish(job, job->revoking ? JOB_CANCELLED : JOB_DEAD, false, 0, NULL, 0, error,
+                   clock_wall_ms());
+        coord_save_job(c, job);
+        jobtab_finished(c->jobs, job);
+        return;
+    }
+    job->state = JOB_QUEUED; /* saved by the caller's requeue */
+}
+
+/* A role that no longer exists keeps its name for the jobs that had it; it
+   has no command, and no worker is ever given such a job. */
+static role_t *s_vanished_role(coord_t *c, const char *name)
+{
+    role_t *r = calloc(1, sizeof *r);
+    if (!r || !(r->name = strdup(name))) {
+        free(r);
+        return NULL;
+    }
+    r->max_attempts = 1;
+    if (s_role_loaded(r, &c->roles) != 0)
+        return NULL;
+    return r;
 }
 
 static int s_job_loaded(job_t *job, const char *role_name, const char *worker_id, void *arg)
@@ -202,19 +228,26 @@ static int s_job_loaded(job_t *job, const char *role_name, const char *worker_id
     job->role = roleset_find(&c->roles, role_name);
     if (c->ids.last < job->id)
         c->ids.last = job->id;
+    bool vanished = !job->role;
+    if (vanished && !(job->role = s_vanished_role(c, role_name))) {
+        job_destroy(&job);
+        return -1;
+    }
     if (jobtab_add(c->jobs, job) != 0)
         return -1;
-    if (!job->role) {
+    if (vanished) {
         char error[120];
         snprintf(error, sizeof error, "role '%.64s' no longer exists", role_name);
-        job->role = roleset_find(&c->roles, "echo"); /* a role is needed to print it */
         job_finish(job, JOB_FAILED, false, 0, NULL, 0, error, clock_wall_ms());
         coord_save_job(c, job);
         jobtab_finished(c->jobs, job);
         return 0;
     }
-    if (job->state == JOB_RUNNING)
+    bool was_running = job->state == JOB_RUNNING;
+    if (was_running)
         s_recover_running(r, job, worker_id);
+    if (job_state_terminal(job->state))
+        return 0;
     if (job->state == JOB_SCHEDULED) {
         if (later_push(&c->later, job) != 0)
             return -1;
@@ -223,6 +256,8 @@ static int s_job_loaded(job_t *job, const char *role_name, const char *worker_id
         job->state = JOB_QUEUED;
         if (sched_push(c->sched, job) != 0)
             return -1;
+        if (was_running)
+            coord_save_job(c, job);
         r->queued++;
     }
     return 0;
@@ -239,7 +274,7 @@ static int s_newest(job_t *job, const char *role, const char *worker, void *arg)
 
 int coord_store_open(coord_t *c)
 {
-    char err[256];
+    char err[256] = "";
     store_opts_t o = { c->opts->data_dir, c->opts->durable, 0 };
     c->store = store_open(&o, err, sizeof err);
     if (!c->store) {

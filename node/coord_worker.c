@@ -187,8 +187,12 @@ static void s_reconcile(coord_t *c, const rid_t *rid, peer_t *p, const pb_hello_
         pb_lease_ref_t *ref = &h->running[i];
         job_t *job = jobtab_find(c->jobs, ref->job_id.ptr, ref->job_id.len);
         bool current = job && job->attempts == ref->attempt;
-        if (current && job->worker == p)
+        if (current && job->worker == p && !job->revoking)
             continue;
+        if (current && job->worker == p) {  /* cancelled while we were apart: again */
+            s_send_revoke(c, rid, ref->job_id, ref->attempt);
+            continue;
+        }
         if (current && ref->attempt >= 1 && job->state == JOB_QUEUED && job->queue &&
             peer_serves(p, job->role->name) && kv_subset(&job->where, &p->labels)) {
             sched_remove(c->sched, job);

@@ -273,8 +273,10 @@ static int s_loop(coord_t *c, int sigfd)
         { NULL, sigfd, ZMQ_POLLIN, 0 },
     };
     for (;;) {
-        if (zmq_poll(items, 2, s_poll_ms(c)) < 0 && errno != EINTR)
-            return -1;
+        if (zmq_poll(items, 2, s_poll_ms(c)) < 0 && errno != EINTR) {
+            log_msg(LL_ERROR, "coordinator", "poll: %s", zmq_strerror(errno));
+            return 1;
+        }
         if ((items[1].revents & ZMQ_POLLIN) && s_signalled(sigfd))
             return 0;
         for (int n = 0; n < BATCH_MAX && s_recv_one(c) == 1; n++)
@@ -284,7 +286,7 @@ static int s_loop(coord_t *c, int sigfd)
         coord_dispatch(c);
         coord_results_flush(c);
         if (coord_commit(c) != 0)
-            return -1; /* nothing of this turn was acknowledged */
+            return 2; /* nothing of this turn was acknowledged */
         coord_outbox_flush(c);
     }
 }
@@ -296,8 +298,9 @@ int coordinator_run(const coord_opts_t *opts, int sigfd)
     if (s_init(&c, opts) == 0) {
         log_msg(LL_INFO, "coordinator", "listening on %s, %zu roles, durability %s",
                 opts->bind, c.roles.n, opts->durable ? "sync" : "none");
-        rc = s_loop(&c, sigfd) == 0 ? 0 : 1;
-        if (rc != 0)
+        int why = s_loop(&c, sigfd);
+        rc = why == 0 ? 0 : 1;
+        if (why == 2)
             log_msg(LL_ERROR, "coordinator", "stopping: the store cannot make changes durable; "
                     "nothing unsaved was acknowledged, restart to recover from the last commit");
         log_msg(LL_INFO, "coordinator", "stopping: %llu jobs submitted, %llu finished, "

@@ -128,7 +128,7 @@ int rec_enc_job(rec_buf_t *b, const job_t *job, char *err, size_t errlen)
         return -1;
     rec_buf_reset(b);
     msgpack_packer *pk = &b->pk;
-    msgpack_pack_array(pk, 16);
+    msgpack_pack_array(pk, 17);
     msgpack_pack_uint32(pk, REC_VERSION);
     msgpack_pack_uint64(pk, job->id);
     s_w_str(b, job->role->name);
@@ -148,6 +148,10 @@ int rec_enc_job(rec_buf_t *b, const job_t *job, char *err, size_t errlen)
     msgpack_pack_int64(pk, job->started_ms);
     msgpack_pack_int64(pk, job->finished_ms);
     msgpack_pack_int64(pk, job->run_at_ms);
+    if (job->revoking)
+        msgpack_pack_true(pk);
+    else
+        msgpack_pack_false(pk);
     return s_enc_end(b, "job", err, errlen);
 }
 
@@ -688,9 +692,10 @@ int rec_dec_job(const void *data, size_t size, rec_job_t *out, char *err, size_t
     job_t *job = job_new(id, NULL, payload.s, payload.n, priority, NULL, 0);
     if (!job)
         return s_oom(&r);
-    /* run_at_ms (field 15) came after the first records were written: optional */
+    /* run_at_ms (field 15) and revoking (16) came after the first records
+       were written: optional */
     if (s_job_fields(&r, job) != 0 || (n > 15 && s_i64(&r, "run_at_ms", &job->run_at_ms) != 0) ||
-        s_close(&r, n) != 0) {
+        (n > 16 && s_bool(&r, "revoking", &job->revoking) != 0) || s_close(&r, n) != 0) {
         job_destroy(&job);
         return -1;
     }

@@ -183,3 +183,37 @@ def test_durability_none_still_recovers_a_clean_stop(mesh):
     mesh.reset_client()
     mesh.start_coordinator(extra=["--durability=none"])
     assert mesh.job(jid)["result"] == {"kept": True}
+
+
+def test_cancel_of_running_job_survives_restart(mesh):
+    """A cancel acknowledged while the job's worker is unreachable still holds
+    after the coordinator dies: the job ends cancelled, it is not run again."""
+    mesh.start_coordinator()
+    w = mesh.start_worker("w", slots=1)
+    jid = mesh.submit("sleep", {"ms": 4000})
+    mesh.wait_job(jid, "running", timeout=30)
+    w.signal(signal.SIGKILL)
+    w.wait(15)
+    r = mesh.cli("cancel", jid)
+    assert r.rc == 0 and "cancel requested" in r.out, r
+    mesh.coord.signal(signal.SIGKILL)
+    mesh.coord.wait(15)
+    mesh.reset_client()
+    mesh.start_coordinator()
+    mesh.start_worker("spare", slots=1)
+    j = mesh.wait_job(jid, timeout=60)
+    assert j["state"] == "cancelled" and j["attempts"] == 1, j
+
+
+def test_unfinished_jobs_listed_whatever_the_history(mesh):
+    """jobs --state=queued finds a queued job however many finished jobs are
+    newer than it (unfinished jobs are listed from memory)."""
+    mesh.start_coordinator(extra=["--keep-finished=5"])
+    stuck = mesh.submit("echo", {"stuck": True}, where={"zone": "nowhere"})
+    mesh.start_worker("w", slots=4)
+    ids = [mesh.submit("echo", {"i": i}) for i in range(60)]
+    mesh.wait_jobs(ids, timeout=60)
+    queued = mesh.client.jobs(state="queued")
+    assert [j["id"] for j in queued] == [stuck], queued
+    r = mesh.cli("jobs", "--state=queued", "--json")
+    assert r.rc == 0 and [j["id"] for j in r.json()] == [stuck], r

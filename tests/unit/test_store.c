@@ -264,6 +264,7 @@ static job_t *s_full_job(void)
     j->started_ms = 1700000000200LL;
     j->finished_ms = -1;             /* any int64 survives */
     j->run_at_ms = 1700000009000;
+    j->revoking = true;
     return j;
 }
 
@@ -298,6 +299,7 @@ static void s_same_job(const job_t *a, const job_t *b)
     assert_int_equal(a->started_ms, b->started_ms);
     assert_int_equal(a->finished_ms, b->finished_ms);
     assert_true(a->run_at_ms == b->run_at_ms);
+    assert_true(a->revoking == b->revoking);
     assert_null(b->role);
     assert_null(b->worker);
 }
@@ -824,13 +826,13 @@ static void test_record_extra_fields(void **state)
     job_t *j = s_full_job();
     assert_int_equal(rec_enc_job(&b, j, err, sizeof err), 0);
     assert_int_equal((uint8_t) b.sbuf.data[0], 0xdc);   /* array16 ... */
-    assert_int_equal((uint8_t) b.sbuf.data[2], 16);     /* ... of 16 */
-    /* the same record as an array16 of 18: a newer writer's two extra fields */
+    assert_int_equal((uint8_t) b.sbuf.data[2], 17);     /* ... of 17 */
+    /* the same record as an array16 of 19: a newer writer's two extra fields */
     uint8_t rec_bytes[1024];
     size_t n = 0;
     rec_bytes[n++] = 0xdc;
     rec_bytes[n++] = 0;
-    rec_bytes[n++] = 18;
+    rec_bytes[n++] = 19;
     memcpy(rec_bytes + n, b.sbuf.data + 3, b.sbuf.size - 3);
     n += b.sbuf.size - 3;
     static const uint8_t extra[] = { 0x81, 0xa1, 'x', 0x92, 0x01, 0xcb, 0, 0, 0, 0, 0, 0, 0, 0,
@@ -874,11 +876,11 @@ static void test_record_field_errors(void **state)
         0xc0, 0xc0, 0xc0, 0xc0, 0xc0, 0xc0, 0xc0, 0xc0, 0xc0 };
     assert_int_equal(rec_dec_job(dup_where, sizeof dup_where, &rec, err, sizeof err), -1);
     assert_non_null(strstr(err, "duplicate"));
-    uint8_t deep[80];                  /* a 17th field nested 41 deep: too deep to skip */
+    uint8_t deep[80];                  /* an 18th field nested 41 deep: too deep to skip */
     size_t n = 0;
     deep[n++] = 0xdc;
     deep[n++] = 0;
-    deep[n++] = 17;
+    deep[n++] = 18;
     memcpy(deep + n, bad_state + 1, 7);                    /* up to where */
     n += 7;
     static const uint8_t tail[] = { 0xa6, 'q', 'u', 'e', 'u', 'e', 'd', 0x00, 0xc0, 0xc0, 0xc0,
@@ -887,6 +889,7 @@ static void test_record_field_errors(void **state)
     n += sizeof tail;
     size_t good = n;
     deep[n++] = 0x00;                  /* run_at_ms */
+    deep[n++] = 0xc2;                  /* revoking */
     for (int i = 0; i < 40; i++)
         deep[n++] = 0x91;
     deep[n++] = 0xc0;
