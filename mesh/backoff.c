@@ -80,3 +80,15 @@ backoff_reset(backoff_t *b)
 {
     b->current = s_min(b);
 }
+
+uint32_t
+backoff_after(backoff_t *b, uint32_t base_ms, uint32_t max_ms, uint32_t n)
+{
+    b->min_ms = base_ms;
+    b->max_ms = max_ms;
+    uint64_t cur = s_min(b);
+    for (uint32_t i = 1; i < n && cur < s_max(b); i++)
+        cur *= 2;
+    b->current = cur > s_max(b) ? s_max(b) : (uint32_t) cur;
+    return backoff_next(b);
+}

@@ -35,4 +35,10 @@ uint32_t backoff_next(backoff_t *b);
 /* Back to min_ms (after a successful connection). */
 void backoff_reset(backoff_t *b);
 
+/* The delay before retry number n (1 = after the first failure) of a job
+   whose role has base_ms and max_ms: a random delay in [d/2, d] with
+   d = min(max_ms, base_ms * 2^(n-1)). Uses (and overwrites) b's bounds; b
+   serves only as the random generator. */
+uint32_t backoff_after(backoff_t *b, uint32_t base_ms, uint32_t max_ms, uint32_t n);
+
 #endif

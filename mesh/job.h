@@ -45,6 +45,8 @@ typedef struct job {
     kvlist_t where;              /* labels a worker must carry, owned */
     job_state_t state;
     uint32_t attempts;           /* attempts started so far */
+    uint32_t attempt_base;       /* attempts before the last manual retry: the
+                                    role's max_attempts counts from here */
     struct peer *worker;         /* lease holder while running, else NULL */
     char *last_worker;           /* id of the last worker that ran it, owned */
     bool has_exit_code;

@@ -91,6 +91,14 @@ void jobtab_finished(jobtab_t *t, job_t *job)
         s_evict_oldest(t);
 }
 
+void jobtab_unfinished(jobtab_t *t, job_t *job)
+{
+    if (!job->h_finished)
+        return;
+    zlistx_delete(t->finished, job->h_finished);
+    job->h_finished = NULL;
+}
+
 size_t jobtab_size(const jobtab_t *t)
 {
     return zlistx_size(t->order);

@@ -692,6 +692,7 @@ static const s_cmd_info_t s_cmds[PB_CMD_COUNT] = {
     [PB_JOBS]      = { "JOBS", 2, s_dec_jobs },
     [PB_WORKERS]   = { "WORKERS", 1, s_dec_workers },
     [PB_CANCEL]    = { "CANCEL", 2, s_dec_job },
+    [PB_RETRY]     = { "RETRY", 2, s_dec_job },
     [PB_SUBMITTED] = { "SUBMITTED", 2, s_dec_submitted },
     [PB_REPLY]     = { "REPLY", 2, s_dec_reply },
     [PB_RESULT]    = { "RESULT", 1, s_dec_result },
@@ -1048,6 +1049,7 @@ void pb_enc_query(pb_buf_t *b, pb_cmd_t cmd, const pb_query_t *q)
     switch (cmd) {
     case PB_JOB:
     case PB_CANCEL:
+    case PB_RETRY:
         pb_w_begin(b, cmd, 2);
         pb_w_uint(b, q->req_id);
         s_w_s(b, q->job_id);

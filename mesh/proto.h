@@ -31,7 +31,7 @@ typedef enum {
     /* coordinator -> worker */
     PB_WELCOME, PB_PONG, PB_ASSIGN, PB_REVOKE,
     /* client -> coordinator */
-    PB_SUBMIT, PB_JOB, PB_JOBS, PB_WORKERS, PB_CANCEL,
+    PB_SUBMIT, PB_JOB, PB_JOBS, PB_WORKERS, PB_CANCEL, PB_RETRY,
     /* coordinator -> client */
     PB_SUBMITTED, PB_REPLY, PB_RESULT,
     /* either direction */
@@ -146,10 +146,10 @@ typedef struct {
     bool wait;                 /* push a RESULT for each job when it ends */
 } pb_submit_t;
 
-/* JOB, CANCEL (job_id set), JOBS (filter fields), WORKERS: client queries. */
+/* JOB, CANCEL, RETRY (job_id set), JOBS (filter fields), WORKERS: client queries. */
 typedef struct {
     uint64_t req_id;
-    pb_str_t job_id;           /* JOB, CANCEL */
+    pb_str_t job_id;           /* JOB, CANCEL, RETRY */
     pb_str_t state;            /* JOBS filter; ptr NULL when absent */
     pb_str_t role;             /* JOBS filter; ptr NULL when absent */
     uint32_t limit;            /* JOBS; 0 when absent */
@@ -191,7 +191,7 @@ typedef struct {
         pb_assign_t assign;
         pb_lease_ref_t revoke;
         pb_submit_t submit;
-        pb_query_t query;      /* JOB, JOBS, WORKERS, CANCEL */
+        pb_query_t query;      /* JOB, JOBS, WORKERS, CANCEL, RETRY */
         pb_submitted_t submitted;
         pb_reply_t reply;      /* REPLY, RESULT */
         pb_error_t error;
@@ -263,7 +263,7 @@ void pb_enc_assign(pb_buf_t *b, const pb_lease_t *items, uint32_t n);
 void pb_enc_revoke(pb_buf_t *b, const pb_lease_ref_t *m);
 void pb_enc_submit(pb_buf_t *b, uint64_t req_id, const pb_submit_item_t *items,
                    uint32_t n, bool wait);
-void pb_enc_query(pb_buf_t *b, pb_cmd_t cmd, const pb_query_t *q); /* JOB JOBS WORKERS CANCEL */
+void pb_enc_query(pb_buf_t *b, pb_cmd_t cmd, const pb_query_t *q); /* JOB JOBS WORKERS CANCEL RETRY */
 void pb_enc_submitted(pb_buf_t *b, uint64_t req_id,
                       const pb_submitted_item_t *items, uint32_t n);
 void pb_enc_error(pb_buf_t *b, uint64_t req_id, const char *code, const char *message);

@@ -36,6 +36,8 @@ static role_t *s_role_new(const char *name)
         return NULL;
     r->name = strdup(name);
     r->max_attempts = ROLE_DEFAULT_MAX_ATTEMPTS;
+    r->backoff_base_ms = ROLE_DEFAULT_BACKOFF_BASE_MS;
+    r->backoff_max_ms = ROLE_DEFAULT_BACKOFF_MAX_MS;
     if (!r->name) {
         free(r);
         return NULL;
@@ -170,10 +172,14 @@ static int s_field(s_ctx_t *c, role_t *r, const char *key, json_t *v)
         return s_uint(c, v, key, 1, &r->max_attempts);
     if (strcmp(key, "max_concurrency") == 0)
         return s_uint(c, v, key, 0, &r->max_concurrency);
+    if (strcmp(key, "backoff_base_ms") == 0)
+        return s_uint(c, v, key, 0, &r->backoff_base_ms);
+    if (strcmp(key, "backoff_max_ms") == 0)
+        return s_uint(c, v, key, 0, &r->backoff_max_ms);
     if (strcmp(key, "env") == 0)
         return s_env(c, r, v);
-    return s_fail(c, key, "is not a role field (known: name, command, shell, "
-                          "timeout_ms, max_attempts, max_concurrency, env)");
+    return s_fail(c, key, "is not a role field (known: name, command, shell, timeout_ms, "
+                          "max_attempts, backoff_base_ms, backoff_max_ms, max_concurrency, env)");
 }
 
 static role_t *s_role_from_json(json_t *o, size_t index, char *err, size_t errlen)

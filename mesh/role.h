@@ -18,6 +18,8 @@
 #include "mesh/kv.h"
 
 #define ROLE_DEFAULT_MAX_ATTEMPTS 3
+#define ROLE_DEFAULT_BACKOFF_BASE_MS 1000
+#define ROLE_DEFAULT_BACKOFF_MAX_MS 60000
 
 typedef struct {
     char *name;
@@ -27,6 +29,8 @@ typedef struct {
     bool builtin;             /* echo or sleep: run inside the worker */
     uint32_t timeout_ms;      /* 0 = no timeout */
     uint32_t max_attempts;    /* >= 1 */
+    uint32_t backoff_base_ms; /* delay before the first retry (doubles each time) */
+    uint32_t backoff_max_ms;  /* cap of that delay */
     uint32_t max_concurrency; /* 0 = unlimited, across the whole mesh */
     kvlist_t env;             /* extra environment for the job */
 } role_t;

@@ -285,7 +285,8 @@ static void s_workers_text(json_t *arr)
 static int s_query(const config_t *cfg, client_t *cl, pb_buf_t *b)
 {
     static const pb_cmd_t cmds[MODE_COUNT] = { [MODE_JOB] = PB_JOB, [MODE_JOBS] = PB_JOBS,
-                                               [MODE_WORKERS] = PB_WORKERS, [MODE_CANCEL] = PB_CANCEL };
+                                               [MODE_WORKERS] = PB_WORKERS, [MODE_CANCEL] = PB_CANCEL,
+                                               [MODE_RETRY] = PB_RETRY };
     pb_query_t q = { .req_id = 1, .job_id = pb_s(cfg->arg), .state = pb_s(cfg->state),
                      .role = pb_s(cfg->job_role), .limit = cfg->limit };
     pb_enc_query(b, cmds[cfg->mode], &q);
@@ -315,6 +316,9 @@ static int s_query(const config_t *cfg, client_t *cl, pb_buf_t *b)
         s_jobs_text(j);
     else if (cfg->mode == MODE_WORKERS)
         s_workers_text(j);
+    else if (cfg->mode == MODE_RETRY)
+        printf("job %s: queued again (attempt %lld next)\n", s_str(j, "id"),
+               (long long) json_integer_value(json_object_get(j, "attempts")) + 1);
     else
         printf("job %s: %s\n", s_str(j, "id"),
                strcmp(s_str(j, "state"), "cancelled") == 0 ? "cancelled" : "cancel requested");

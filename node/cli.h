@@ -1,4 +1,4 @@
-/*  node/cli.h — the client subcommands: submit, job, jobs, workers, cancel.
+/*  node/cli.h — the client subcommands: submit, job, jobs, workers, cancel, retry.
 
     Each talks to the coordinator over the client protocol and prints text
     tables (or JSON with --json). Exit codes: 0 ok; 1 the job did not

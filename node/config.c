@@ -14,8 +14,8 @@
 
 enum { M_CO = 1 << MODE_COORDINATOR, M_WO = 1 << MODE_WORKER,
        M_SUB = 1 << MODE_SUBMIT, M_JOB = 1 << MODE_JOB, M_JOBS = 1 << MODE_JOBS,
-       M_WKS = 1 << MODE_WORKERS, M_CAN = 1 << MODE_CANCEL,
-       M_CLI = M_SUB | M_JOB | M_JOBS | M_WKS | M_CAN,
+       M_WKS = 1 << MODE_WORKERS, M_CAN = 1 << MODE_CANCEL, M_RET = 1 << MODE_RETRY,
+       M_CLI = M_SUB | M_JOB | M_JOBS | M_WKS | M_CAN | M_RET,
        M_NODE = M_CO | M_WO, M_ALL = 0xffff };
 
 typedef enum { T_STR, T_UINT, T_INT, T_BOOL, T_DUR } ftype_t;
@@ -67,7 +67,7 @@ static const flag_t s_flags[] = {
 #define NFLAGS (sizeof s_flags / sizeof s_flags[0])
 
 static const char *s_mode_names[MODE_COUNT] = {
-    "", "coordinator", "worker", "submit", "job", "jobs", "workers", "cancel"
+    "", "coordinator", "worker", "submit", "job", "jobs", "workers", "cancel", "retry"
 };
 
 const char *config_mode_name(node_mode_t mode)
@@ -261,7 +261,8 @@ static int s_flag(config_t *cfg, int argc, char **argv, int *i, char *err, size_
 
 static int s_positional(config_t *cfg, const char *word, char *err, size_t errlen)
 {
-    bool takes = cfg->mode == MODE_SUBMIT || cfg->mode == MODE_JOB || cfg->mode == MODE_CANCEL;
+    bool takes = cfg->mode == MODE_SUBMIT || cfg->mode == MODE_JOB || cfg->mode == MODE_CANCEL ||
+                 cfg->mode == MODE_RETRY;
     if (!takes || cfg->arg) {
         snprintf(err, errlen, "unexpected argument '%.40s'", word);
         return -1;
@@ -276,7 +277,8 @@ static int s_check(const config_t *cfg, char *err, size_t errlen)
         return 0;
     if (cfg->mode == MODE_NONE)
         snprintf(err, errlen, "say what to run: --role=coordinator, --role=worker or a command");
-    else if (!cfg->arg && (cfg->mode == MODE_SUBMIT || cfg->mode == MODE_JOB || cfg->mode == MODE_CANCEL))
+    else if (!cfg->arg && (cfg->mode == MODE_SUBMIT || cfg->mode == MODE_JOB ||
+                           cfg->mode == MODE_CANCEL || cfg->mode == MODE_RETRY))
         snprintf(err, errlen, "%s needs %s", config_mode_name(cfg->mode),
                  cfg->mode == MODE_SUBMIT ? "a ROLE" : "a job ID");
     else if (cfg->mode == MODE_COORDINATOR && strcmp(cfg->durability, "sync") != 0 &&
@@ -322,6 +324,7 @@ static const char *s_synopsis[MODE_COUNT] = {
     "popebot-node jobs [--state=STATE] [--job-role=ROLE] [--limit=N] [--json] [flags]",
     "popebot-node workers [--json] [flags]",
     "popebot-node cancel ID [flags]",
+    "popebot-node retry ID [flags]      (a failed, timed_out, cancelled or dead job, with fresh attempts)",
 };
 
 static void s_flag_help(FILE *out, const flag_t *f)

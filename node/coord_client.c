@@ -338,6 +338,49 @@ static void s_cancel(coord_t *c, const rid_t *rid, const pb_query_t *q)
     coord_job_ended(c, job); /* may free it */
 }
 
+/* Run a job that ended badly again, with a fresh allotment of attempts. */
+static void s_retry(coord_t *c, const rid_t *rid, const pb_query_t *q)
+{
+    uint64_t id;
+    job_t *job = jobtab_find(c->jobs, q->job_id.ptr, q->job_id.len);
+    if (!job && jobid_parse(q->job_id.ptr, q->job_id.len, &id) == 0)
+        job = coord_load_job(c, id);
+    char text[160];
+    if (!job) {
+        snprintf(text, sizeof text, "no job %.*s (or its role no longer exists)",
+                 (int) (q->job_id.len > 40 ? 40 : q->job_id.len), q->job_id.ptr);
+        s_error(c, rid, q->req_id, "not-found", text);
+        return;
+    }
+    if (!job_state_terminal(job->state) || job->state == JOB_SUCCEEDED ||
+        (!job->role->builtin && job->role->ncommand == 0)) {
+        snprintf(text, sizeof text, "job %s is %s; only failed, timed_out, cancelled or dead "
+                 "jobs of existing roles can be retried", job->idstr, job_state_name(job->state));
+        s_error(c, rid, q->req_id, "conflict", text);
+        return;
+    }
+    jobtab_unfinished(c->jobs, job);
+    job->attempt_base = job->attempts;
+    job->revoking = false;
+    job->has_exit_code = false;
+    job->finished_ms = job->run_at_ms = 0;
+    free(job->result);
+    free(job->error);
+    job->result = job->error = NULL;
+    job->state = JOB_QUEUED;
+    if (sched_push(c->sched, job) != 0) {
+        job_finish(job, JOB_FAILED, false, 0, NULL, 0, "could not be queued", clock_wall_ms());
+        coord_job_ended(c, job);
+        s_error(c, rid, q->req_id, "unavailable", "coordinator out of memory");
+        return;
+    }
+    coord_save_job(c, job);
+    c->dispatch_needed = true;
+    log_msg(LL_INFO, "coordinator", "job %s: retried by hand after %u attempt(s)", job->idstr,
+            job->attempts);
+    s_reply_job(c, rid, q->req_id, job);
+}
+
 void coord_client_msg(coord_t *c, const rid_t *rid, pb_msg_t *msg)
 {
     switch (msg->cmd) {
@@ -352,6 +395,9 @@ void coord_client_msg(coord_t *c, const rid_t *rid, pb_msg_t *msg)
         break;
     case PB_WORKERS:
         s_workers(c, rid, &msg->u.query);
+        break;
+    case PB_RETRY:
+        s_retry(c, rid, &msg->u.query);
         break;
     default: /* PB_CANCEL */
         s_cancel(c, rid, &msg->u.query);

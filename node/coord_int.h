@@ -9,6 +9,7 @@
 
 #include <czmq.h>
 #include "mesh/clock.h"
+#include "mesh/backoff.h"
 #include "mesh/jobtab.h"
 #include "mesh/later.h"
 #include "mesh/peer.h"
@@ -50,6 +51,7 @@ typedef struct {
     roleset_t roles;          /* role definitions */
     sched_t *sched;           /* ready queues */
     later_t later;            /* scheduled jobs, by the time they are due */
+    backoff_t retry_rng;      /* jitter for retry delays (only its generator is used) */
     jobtab_t *jobs;           /* every job, owns them */
     zhashx_t *peers;          /* worker id -> peer_t, owns them */
     zhashx_t *by_rid;         /* routing id (hex) -> peer_t, borrowed */
@@ -97,6 +99,9 @@ typedef struct {
 /* Encode the stored job (with log) into out if out is given, and/or copy its
    state name. 1 found, 0 not found, -1 store error. */
 int coord_stored_job(coord_t *c, uint64_t id, pb_buf_t *out, char *state, size_t state_len);
+/* Bring a finished job that is only in the store back into memory (to be
+   retried). NULL when there is none, or its role is gone. */
+job_t *coord_load_job(coord_t *c, uint64_t id);
 /* Encode matching jobs, newest first, into out; returns how many. */
 size_t coord_stored_jobs(coord_t *c, const coord_filter_t *f, pb_buf_t *out);
 
@@ -110,6 +115,9 @@ void coord_results_free(void **item);
 void coord_worker_msg(coord_t *c, const rid_t *rid, pb_msg_t *msg);
 void coord_expire_peers(coord_t *c, int64_t now);
 void coord_dispatch(coord_t *c);
+/* Whether the job may have another attempt under its role's max_attempts
+   (counted since its last manual retry). */
+bool coord_attempts_left(const job_t *job);
 /* A job reached a terminal state: account and notify waiters. */
 void coord_job_ended(coord_t *c, job_t *job);
 

@@ -194,7 +194,7 @@ static void s_recover_running(s_recovery_t *r, job_t *job, const char *worker_id
     }
     r->orphaned++;
     char error[200];
-    if (job->revoking || job->attempts >= job->role->max_attempts) {
+    if (job->revoking || !coord_attempts_left(job)) {
         snprintf(error, sizeof error, "its worker %s is no longer registered%s", worker_id ? worker_id : "?",
                  job->revoking ? "" : "; all attempts spent");
         job_finish(job, job->revoking ? JOB_CANCELLED : JOB_DEAD, false, 0, NULL, 0, error,
@@ -312,6 +312,27 @@ static void s_role_of(coord_t *c, job_t *job, const char *name, role_t *stand_in
     memset(stand_in, 0, sizeof *stand_in);
     stand_in->name = (char *) name;
     job->role = stand_in;
+}
+
+job_t *coord_load_job(coord_t *c, uint64_t id)
+{
+    char err[200], role[128], worker[128];
+    job_t *job = NULL;
+    int rc = store_get_job(c->store, id, &job, role, sizeof role, worker, sizeof worker,
+                           err, sizeof err);
+    if (rc < 0)
+        log_msg(LL_WARN, "coordinator", "store: reading a job: %s", err);
+    if (rc != 1)
+        return NULL;
+    job->role = roleset_find(&c->roles, role);
+    if (!job->role || !job_state_terminal(job->state)) {
+        job_destroy(&job);
+        return NULL;
+    }
+    if (jobtab_add(c->jobs, job) != 0) /* it destroyed the job */
+        return NULL;
+    jobtab_finished(c->jobs, job);
+    return job;
 }
 
 int coord_stored_job(coord_t *c, uint64_t id, pb_buf_t *out, char *state, size_t state_len)

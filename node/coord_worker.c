@@ -115,7 +115,7 @@ static void s_lease_lost(coord_t *c, job_t *job, const char *why)
         s_end(c, job, JOB_CANCELLED, "cancelled (its worker was lost)");
         return;
     }
-    if (job->attempts >= job->role->max_attempts) {
+    if (!coord_attempts_left(job)) {
         snprintf(error, sizeof error, "worker %s %s; all %u attempts spent", worker, why,
                  job->role->max_attempts);
         log_msg(LL_WARN, "coordinator", "job %s attempt %u: %s -> dead", job->idstr,
@@ -325,6 +325,45 @@ static void s_log(coord_t *c, peer_t *p, const pb_log_t *m)
         job_log_append(job, m->data.ptr, m->data.len);
 }
 
+bool coord_attempts_left(const job_t *job)
+{
+    return job->attempts - job->attempt_base < job->role->max_attempts;
+}
+
+/* "attempt N of M timed out: WHY; all attempts spent" (malloc'd). */
+static char *s_spent(const job_t *job, const char *error)
+{
+    char *out = malloc(320);
+    if (out)
+        snprintf(out, 320, "attempt %u of %u: %.200s; all attempts spent",
+                 job->attempts - job->attempt_base, job->role->max_attempts,
+                 error ? error : "failed");
+    return out;
+}
+
+/* The attempt failed and the role allows another: wait out the backoff as
+   `scheduled`, keeping what this attempt reported. */
+static void s_retry_later(coord_t *c, job_t *job, job_state_t how, const pb_done_item_t *d,
+                          const char *error)
+{
+    const role_t *r = job->role;
+    uint32_t delay = backoff_after(&c->retry_rng, r->backoff_base_ms, r->backoff_max_ms,
+                                   job->attempts - job->attempt_base);
+    free(job->error);
+    job->error = error ? strdup(error) : NULL;
+    job->has_exit_code = d->has_exit_code;
+    job->exit_code = d->exit_code;
+    job->state = JOB_SCHEDULED;
+    job->run_at_ms = clock_wall_ms() + delay;
+    log_msg(LL_INFO, "coordinator", "job %s attempt %u %s (%s); retry in %u ms", job->idstr,
+            job->attempts, job_state_name(how), error ? error : "", delay);
+    if (later_push(&c->later, job) != 0) {
+        s_end(c, job, JOB_FAILED, "coordinator out of memory while scheduling a retry");
+        return;
+    }
+    coord_save_job(c, job);
+}
+
 static void s_done_one(coord_t *c, peer_t *p, const pb_done_item_t *d)
 {
     job_t *job = s_current(c, p, d->job_id, d->attempt);
@@ -349,11 +388,23 @@ static void s_done_one(coord_t *c, peer_t *p, const pb_done_item_t *d)
         error = strdup("worker reported an unknown final state");
     }
     s_unlease(c, job);
-    job_finish(job, state, d->has_exit_code, d->exit_code, d->result.ptr, d->result.len,
-               error, clock_wall_ms());
+    bool failed = (state == JOB_FAILED || state == JOB_TIMED_OUT) && !job->revoking;
+    if (failed && coord_attempts_left(job)) {
+        s_retry_later(c, job, state, d, error);
+    } else {
+        char *why = error;
+        if (failed && job->role->max_attempts > 1) { /* retried, and out of attempts */
+            state = JOB_DEAD;
+            why = s_spent(job, error);
+        }
+        job_finish(job, state, d->has_exit_code, d->exit_code, d->result.ptr, d->result.len,
+                   why, clock_wall_ms());
+        if (why != error)
+            free(why);
+        coord_job_ended(c, job);
+    }
     free(state_name);
     free(error);
-    coord_job_ended(c, job);
 }
 
 /* ---- entry points ---------------------------------------------------------- */

@@ -128,7 +128,7 @@ int rec_enc_job(rec_buf_t *b, const job_t *job, char *err, size_t errlen)
         return -1;
     rec_buf_reset(b);
     msgpack_packer *pk = &b->pk;
-    msgpack_pack_array(pk, 17);
+    msgpack_pack_array(pk, 18);
     msgpack_pack_uint32(pk, REC_VERSION);
     msgpack_pack_uint64(pk, job->id);
     s_w_str(b, job->role->name);
@@ -152,6 +152,7 @@ int rec_enc_job(rec_buf_t *b, const job_t *job, char *err, size_t errlen)
         msgpack_pack_true(pk);
     else
         msgpack_pack_false(pk);
+    msgpack_pack_uint32(pk, job->attempt_base);
     return s_enc_end(b, "job", err, errlen);
 }
 
@@ -188,7 +189,7 @@ int rec_enc_role(rec_buf_t *b, const role_t *r, char *err, size_t errlen)
     }
     rec_buf_reset(b);
     msgpack_packer *pk = &b->pk;
-    msgpack_pack_array(pk, 8);
+    msgpack_pack_array(pk, 10);
     msgpack_pack_uint32(pk, REC_VERSION);
     s_w_str(b, r->name);
     s_w_strs(b, r->command, r->ncommand);
@@ -200,6 +201,8 @@ int rec_enc_role(rec_buf_t *b, const role_t *r, char *err, size_t errlen)
     msgpack_pack_uint32(pk, r->max_attempts);
     msgpack_pack_uint32(pk, r->max_concurrency);
     s_w_kvs(b, &r->env);
+    msgpack_pack_uint32(pk, r->backoff_base_ms);
+    msgpack_pack_uint32(pk, r->backoff_max_ms);
     return s_enc_end(b, "role", err, errlen);
 }
 
@@ -695,7 +698,8 @@ int rec_dec_job(const void *data, size_t size, rec_job_t *out, char *err, size_t
     /* run_at_ms (field 15) and revoking (16) came after the first records
        were written: optional */
     if (s_job_fields(&r, job) != 0 || (n > 15 && s_i64(&r, "run_at_ms", &job->run_at_ms) != 0) ||
-        (n > 16 && s_bool(&r, "revoking", &job->revoking) != 0) || s_close(&r, n) != 0) {
+        (n > 16 && s_bool(&r, "revoking", &job->revoking) != 0) ||
+        (n > 17 && s_u32(&r, "attempt_base", &job->attempt_base) != 0) || s_close(&r, n) != 0) {
         job_destroy(&job);
         return -1;
     }
@@ -777,6 +781,10 @@ role_t *rec_dec_role(const void *data, size_t size, char *err, size_t errlen)
     if (s_open(&r, 8, &n) != 0 || s_name(&r, "name", name) != 0)
         return NULL;
     role_t *role = calloc(1, sizeof *role);
+    if (role) {
+        role->backoff_base_ms = ROLE_DEFAULT_BACKOFF_BASE_MS;  /* records before these fields */
+        role->backoff_max_ms = ROLE_DEFAULT_BACKOFF_MAX_MS;
+    }
     if (!role || !(role->name = strdup(name))) {
         free(role);
         s_oom(&r);
@@ -787,7 +795,9 @@ role_t *rec_dec_role(const void *data, size_t size, char *err, size_t errlen)
         s_u32(&r, "timeout_ms", &role->timeout_ms) != 0 ||
         s_u32(&r, "max_attempts", &role->max_attempts) != 0 ||
         s_u32(&r, "max_concurrency", &role->max_concurrency) != 0 ||
-        s_kvs(&r, "env", &role->env) != 0 || s_close(&r, n) != 0 ||
+        s_kvs(&r, "env", &role->env) != 0 ||
+        (n > 8 && s_u32(&r, "backoff_base_ms", &role->backoff_base_ms) != 0) ||
+        (n > 9 && s_u32(&r, "backoff_max_ms", &role->backoff_max_ms) != 0) || s_close(&r, n) != 0 ||
         s_role_check(&r, role) != 0)
         role_destroy(&role);
     return role;

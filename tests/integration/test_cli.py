@@ -136,7 +136,7 @@ def test_no_coordinator_timeout_from_env():
 @pytest.fixture
 def live(mesh):
     mesh.start_coordinator(roles=[
-        {"name": "fail", "command": ["/bin/sh", "-c", "echo broken >&2; exit 3"]},
+        {"name": "fail", "max_attempts": 1, "command": ["/bin/sh", "-c", "echo broken >&2; exit 3"]},
     ])
     mesh.start_worker("w1", roles="echo,sleep,fail", slots=2)
     return mesh

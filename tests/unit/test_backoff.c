@@ -133,10 +133,26 @@ test_odd_bounds(void **state)
         s_draw_checked(&b, 1);
 }
 
+static void
+test_after(void **state)
+{
+    (void) state;
+    backoff_t b = { 0 };
+    for (int i = 0; i < 200; i++) {
+        uint32_t d1 = backoff_after(&b, 100, 10000, 1);
+        uint32_t d3 = backoff_after(&b, 100, 10000, 3);
+        uint32_t big = backoff_after(&b, 100, 10000, 40);   /* capped, no overflow */
+        assert_true(d1 >= 50 && d1 <= 100);
+        assert_true(d3 >= 200 && d3 <= 400);
+        assert_true(big >= 5000 && big <= 10000);
+    }
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_after),
         cmocka_unit_test(test_doubles_up_to_max),
         cmocka_unit_test(test_reset_goes_back_to_min),
         cmocka_unit_test(test_zero_initialised_struct_works),

@@ -551,8 +551,8 @@ static void test_query_roundtrip(void **state)
     (void) state;
     pb_buf_t b;
     pb_buf_init(&b);
-    pb_cmd_t cmds[] = { PB_JOB, PB_CANCEL };
-    for (unsigned i = 0; i < 2; i++) {
+    pb_cmd_t cmds[] = { PB_JOB, PB_CANCEL, PB_RETRY };
+    for (unsigned i = 0; i < 3; i++) {
         pb_query_t q = { 1000 + i, S("j7"), { NULL, 0 }, { NULL, 0 }, 0 };
         pb_buf_reset(&b);
         pb_enc_query(&b, cmds[i], &q);
@@ -852,6 +852,7 @@ static const t_spec_t t_specs[] = {
     { PB_JOBS, t_jobs, T_N(t_jobs), -1, NULL, 0 },
     { PB_WORKERS, t_workers, T_N(t_workers), -1, NULL, 0 },
     { PB_CANCEL, t_job, T_N(t_job), -1, NULL, 0 },
+    { PB_RETRY, t_job, T_N(t_job), -1, NULL, 0 },
     { PB_SUBMITTED, t_submitted, T_N(t_submitted), 1, t_submitted_item, T_N(t_submitted_item) },
     { PB_REPLY, t_reply, T_N(t_reply), -1, NULL, 0 },
     { PB_RESULT, t_result, T_N(t_result), -1, NULL, 0 },
@@ -1271,7 +1272,7 @@ static void test_cmd_names(void **state)
     (void) state;
     static const char *names[] = {
         "HELLO", "PING", "LOG", "DONE", "DRAIN", "BYE", "WELCOME", "PONG", "ASSIGN",
-        "REVOKE", "SUBMIT", "JOB", "JOBS", "WORKERS", "CANCEL", "SUBMITTED", "REPLY",
+        "REVOKE", "SUBMIT", "JOB", "JOBS", "WORKERS", "CANCEL", "RETRY", "SUBMITTED", "REPLY",
         "RESULT", "ERROR",
     };
     assert_int_equal(T_N(names), PB_CMD_COUNT - 1);
@@ -1430,7 +1431,7 @@ static unsigned t_touch(const pb_msg_t *m)
     case PB_LOG:     return t_sum(m->u.log.job_id) + t_sum(m->u.log.data);
     case PB_WELCOME: return t_sum(m->u.welcome.version);
     case PB_REVOKE:  return t_sum(m->u.revoke.job_id);
-    case PB_JOB: case PB_CANCEL: case PB_JOBS:
+    case PB_JOB: case PB_CANCEL: case PB_RETRY: case PB_JOBS:
         return t_sum(m->u.query.job_id) + t_sum(m->u.query.state) + t_sum(m->u.query.role);
     case PB_REPLY: case PB_RESULT: return t_sum_obj(m->u.reply.body);
     case PB_ERROR:   return t_sum(m->u.error.code) + t_sum(m->u.error.message);

@@ -265,6 +265,7 @@ static job_t *s_full_job(void)
     j->finished_ms = -1;             /* any int64 survives */
     j->run_at_ms = 1700000009000;
     j->revoking = true;
+    j->attempt_base = 2;
     return j;
 }
 
@@ -300,6 +301,7 @@ static void s_same_job(const job_t *a, const job_t *b)
     assert_int_equal(a->finished_ms, b->finished_ms);
     assert_true(a->run_at_ms == b->run_at_ms);
     assert_true(a->revoking == b->revoking);
+    assert_int_equal(a->attempt_base, b->attempt_base);
     assert_null(b->role);
     assert_null(b->worker);
 }
@@ -573,6 +575,8 @@ static void test_role_round_trip(void **state)
     argv->timeout_ms = 60000;
     argv->max_attempts = 5;
     argv->max_concurrency = 2;
+    argv->backoff_base_ms = 250;
+    argv->backoff_max_ms = 9000;
     kv_set(&argv->env, "CC", "gcc");
     kv_set(&argv->env, "LANG", "C.UTF-8");
     role_t *sh = s_mk_role("report", true, 1, "echo {payload} | wc -c");
@@ -595,6 +599,8 @@ static void test_role_round_trip(void **state)
     assert_int_equal(b->timeout_ms, 60000);
     assert_int_equal(b->max_attempts, 5);
     assert_int_equal(b->max_concurrency, 2);
+    assert_int_equal(b->backoff_base_ms, 250);
+    assert_int_equal(b->backoff_max_ms, 9000);
     assert_int_equal(b->env.n, 2);
     assert_string_equal(kv_get(&b->env, "LANG"), "C.UTF-8");
     assert_string_equal(e->name, "echo");
@@ -826,13 +832,13 @@ static void test_record_extra_fields(void **state)
     job_t *j = s_full_job();
     assert_int_equal(rec_enc_job(&b, j, err, sizeof err), 0);
     assert_int_equal((uint8_t) b.sbuf.data[0], 0xdc);   /* array16 ... */
-    assert_int_equal((uint8_t) b.sbuf.data[2], 17);     /* ... of 17 */
-    /* the same record as an array16 of 19: a newer writer's two extra fields */
+    assert_int_equal((uint8_t) b.sbuf.data[2], 18);     /* ... of 18 */
+    /* the same record as an array16 of 20: a newer writer's two extra fields */
     uint8_t rec_bytes[1024];
     size_t n = 0;
     rec_bytes[n++] = 0xdc;
     rec_bytes[n++] = 0;
-    rec_bytes[n++] = 19;
+    rec_bytes[n++] = 20;
     memcpy(rec_bytes + n, b.sbuf.data + 3, b.sbuf.size - 3);
     n += b.sbuf.size - 3;
     static const uint8_t extra[] = { 0x81, 0xa1, 'x', 0x92, 0x01, 0xcb, 0, 0, 0, 0, 0, 0, 0, 0,
@@ -876,11 +882,11 @@ static void test_record_field_errors(void **state)
         0xc0, 0xc0, 0xc0, 0xc0, 0xc0, 0xc0, 0xc0, 0xc0, 0xc0 };
     assert_int_equal(rec_dec_job(dup_where, sizeof dup_where, &rec, err, sizeof err), -1);
     assert_non_null(strstr(err, "duplicate"));
-    uint8_t deep[80];                  /* an 18th field nested 41 deep: too deep to skip */
+    uint8_t deep[80];                  /* a 19th field nested 41 deep: too deep to skip */
     size_t n = 0;
     deep[n++] = 0xdc;
     deep[n++] = 0;
-    deep[n++] = 18;
+    deep[n++] = 19;
     memcpy(deep + n, bad_state + 1, 7);                    /* up to where */
     n += 7;
     static const uint8_t tail[] = { 0xa6, 'q', 'u', 'e', 'u', 'e', 'd', 0x00, 0xc0, 0xc0, 0xc0,
@@ -890,6 +896,7 @@ static void test_record_field_errors(void **state)
     size_t good = n;
     deep[n++] = 0x00;                  /* run_at_ms */
     deep[n++] = 0xc2;                  /* revoking */
+    deep[n++] = 0x00;                  /* attempt_base */
     for (int i = 0; i < 40; i++)
         deep[n++] = 0x91;
     deep[n++] = 0xc0;
