@@ -1,8 +1,7 @@
 /*  mesh/job.c — job records, states and ids (job.h).
 
     Every string in a job_t is owned by it and freed by job_destroy; the role
-    is borrowed. The in-memory log is a bounded tail, so a chatty job cannot
-    grow the coordinator without limit.
+    is borrowed. A job's output lives in the store, not in the job.
 */
 #include "mesh/job.h"
 
@@ -69,27 +68,8 @@ void job_destroy(job_t **self_p)
     free(job->last_worker);
     free(job->result);
     free(job->error);
-    free(job->log);
     free(job);
     *self_p = NULL;
-}
-
-int job_log_append(job_t *job, const char *data, size_t len)
-{
-    if (len >= JOB_LOG_TAIL) {
-        data += len - JOB_LOG_TAIL;
-        len = JOB_LOG_TAIL;
-    }
-    if (!job->log) {
-        job->log = malloc(JOB_LOG_TAIL);
-        if (!job->log)
-            return -1;
-    }
-    size_t keep = job->log_len + len > JOB_LOG_TAIL ? JOB_LOG_TAIL - len : job->log_len;
-    memmove(job->log, job->log + job->log_len - keep, keep);
-    memcpy(job->log + keep, data, len);
-    job->log_len = keep + len;
-    return 0;
 }
 
 int job_finish(job_t *job, job_state_t state, bool has_exit, int32_t exit_code,

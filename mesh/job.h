@@ -31,7 +31,7 @@ int job_state_parse(const char *name, job_state_t *out);
 bool job_state_terminal(job_state_t s);
 
 #define JOBID_LEN 16            /* lowercase hex of a 64-bit id */
-#define JOB_LOG_TAIL (64 * 1024) /* bytes of output kept in memory per job */
+#define JOB_LOG_SHOWN (64 * 1024) /* bytes of output a JOB reply shows at most */
 
 struct peer;
 struct sched_queue;
@@ -56,8 +56,9 @@ typedef struct job {
     int64_t created_ms, started_ms, finished_ms;   /* 0 = not yet */
     int64_t run_at_ms;           /* scheduled: wall-clock ms when it is due; 0 = none */
     size_t lpos;                 /* its index in the coordinator's "later" heap */
-    char *log;                   /* tail of the output, owned */
-    size_t log_len;              /* bytes in log */
+    uint32_t log_seq;            /* next chunk number of its output in the store */
+    uint64_t log_stored;         /* bytes of output the store holds for it */
+    uint64_t log_dropped;        /* bytes of earliest output dropped over the cap */
     struct sched_queue *queue;   /* the ready queue holding it, or NULL */
     size_t qpos;                 /* its index in that queue's heap */
     void **waiters;              /* zframe_t* routing ids awaiting RESULT */
@@ -72,8 +73,6 @@ job_t *job_new(uint64_t id, role_t *role, const char *payload, size_t payload_le
                int32_t priority, const kvlist_t *where, int64_t now_ms);
 void job_destroy(job_t **self_p);
 
-/* Keep the last JOB_LOG_TAIL bytes of output. Returns 0 or -1 (ENOMEM). */
-int job_log_append(job_t *job, const char *data, size_t len);
 
 /* Record the end of the job. Copies result/error (either may be NULL). */
 int job_finish(job_t *job, job_state_t state, bool has_exit, int32_t exit_code,

@@ -31,9 +31,9 @@ static void s_time(pb_buf_t *b, int64_t ms)
 
 enum { K_JOB = 16 };
 
-void objenc_job(pb_buf_t *b, const job_t *job, bool with_log)
+void objenc_job(pb_buf_t *b, const job_t *job, const char *log, size_t log_len)
 {
-    pb_w_map(b, K_JOB + (with_log ? 1 : 0));
+    pb_w_map(b, K_JOB + (log ? 1 : 0));
     s_key(b, "id");           pb_w_cstr(b, job->idstr);
     s_key(b, "role");         pb_w_cstr(b, job->role->name);
     s_key(b, "state");        pb_w_cstr(b, job_state_name(job->state));
@@ -54,9 +54,9 @@ void objenc_job(pb_buf_t *b, const job_t *job, bool with_log)
     s_key(b, "started_ms");   s_time(b, job->started_ms);
     s_key(b, "finished_ms");  s_time(b, job->finished_ms);
     s_key(b, "run_at_ms");    s_time(b, job->run_at_ms);
-    if (with_log) {
+    if (log) {
         s_key(b, "log");
-        pb_w_str(b, job->log ? job->log : "", job->log_len);
+        pb_w_str(b, log, log_len);
     }
 }
 

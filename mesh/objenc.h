@@ -11,7 +11,8 @@
 #include "mesh/peer.h"
 #include "mesh/proto.h"
 
-void objenc_job(pb_buf_t *b, const job_t *job, bool with_log);
+/* log: the output to show under "log" (JOB replies); NULL = no "log" key. */
+void objenc_job(pb_buf_t *b, const job_t *job, const char *log, size_t log_len);
 void objenc_peer(pb_buf_t *b, const peer_t *p);
 
 #endif

@@ -234,7 +234,7 @@ static void s_job(coord_t *c, const rid_t *rid, const pb_query_t *q)
         return;
     pb_buf_reset(&c->out);
     pb_enc_reply_begin(&c->out, q->req_id);
-    objenc_job(&c->out, job, true);
+    coord_encode_with_log(c, &c->out, job);
     coord_reply(c, rid->data, rid->size);
 }
 
@@ -245,7 +245,7 @@ static size_t s_unfinished_jobs(coord_t *c, const coord_filter_t *f, pb_buf_t *o
     size_t n = 0;
     for (job_t *j = jobtab_newest(c->jobs); j && n < f->limit; j = jobtab_older(c->jobs))
         if (j->state == f->state && (!f->role || strcmp(f->role, j->role->name) == 0)) {
-            objenc_job(out, j, false);
+            objenc_job(out, j, NULL, 0);
             n++;
         }
     return n;
@@ -299,7 +299,7 @@ static void s_reply_job(coord_t *c, const rid_t *rid, uint64_t req_id, const job
 {
     pb_buf_reset(&c->out);
     pb_enc_reply_begin(&c->out, req_id);
-    objenc_job(&c->out, job, false);
+    objenc_job(&c->out, job, NULL, 0);
     coord_reply(c, rid->data, rid->size);
 }
 

@@ -80,6 +80,10 @@ void coord_rid_key(const void *rid, size_t size, char *out);
 int coord_store_open(coord_t *c);
 void coord_save_job(coord_t *c, const job_t *job);
 void coord_save_peer(coord_t *c, const peer_t *p);
+/* Append a chunk of the job's output (capped per job, oldest dropped). */
+void coord_save_log(coord_t *c, job_t *job, const char *data, size_t len);
+/* Encode the job with the tail of its output under "log" (JOB replies). */
+void coord_encode_with_log(coord_t *c, pb_buf_t *out, const job_t *job);
 /* Commit (and sync) the turn. -1 when the turn's changes could not be made
    durable: the coordinator must not acknowledge them, and stops. */
 int coord_commit(coord_t *c);

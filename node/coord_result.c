@@ -54,7 +54,7 @@ void coord_result_add(coord_t *c, zframe_t *rid, const job_t *job)
         pb_buf_init(&p->jobs);
         zhashx_insert(c->results, key, p);
     }
-    objenc_job(&p->jobs, job, false);
+    objenc_job(&p->jobs, job, NULL, 0);
     p->njobs++;
     if (pb_buf_size(&p->jobs) >= RESULT_FLUSH_BYTES)
         s_send(c, p);

@@ -61,6 +61,61 @@ int coord_commit(coord_t *c)
     return -1;
 }
 
+/* A job's output goes to the store chunk by chunk; past the per-job cap
+   the oldest chunks are dropped, so the store keeps the tail and counts
+   what it dropped. The counters live in the job record. */
+void coord_save_log(coord_t *c, job_t *job, const char *data, size_t len)
+{
+    char err[200];
+    size_t freed = 0;
+    if (c->store_error || len == 0)
+        return;
+    if (len > c->opts->job_log_max) {   /* one chunk over the cap: keep its tail */
+        job->log_dropped += len - c->opts->job_log_max;
+        data += len - c->opts->job_log_max;
+        len = c->opts->job_log_max;
+    }
+    if (store_begin(c->store, err, sizeof err) != 0 ||
+        store_put_log(c->store, job->id, job->log_seq, data, len, err, sizeof err) != 0) {
+        s_failed(c, "saving job output", err);
+        return;
+    }
+    job->log_seq++;
+    job->log_stored += len;
+    if (job->log_stored > c->opts->job_log_max) {
+        if (store_trim_log(c->store, job->id, job->log_stored - c->opts->job_log_max, &freed,
+                           err, sizeof err) != 0) {
+            s_failed(c, "trimming job output", err);
+            return;
+        }
+        job->log_stored -= freed;
+        job->log_dropped += freed;
+    }
+    coord_save_job(c, job);
+}
+
+void coord_encode_with_log(coord_t *c, pb_buf_t *out, const job_t *job)
+{
+    char err[200], *tail = NULL, marker[96] = "";
+    size_t len = 0;
+    if (job->log_seq > 0 && store_read_log(c->store, job->id, JOB_LOG_SHOWN, &tail, &len,
+                                            err, sizeof err) != 0)
+        log_msg(LL_WARN, "coordinator", "store: job %s: %s", job->idstr, err);
+    uint64_t hidden = job->log_dropped + (job->log_stored > len ? job->log_stored - len : 0);
+    if (hidden)
+        snprintf(marker, sizeof marker, "[popebot: %llu earlier bytes of output not shown]\n",
+                 (unsigned long long) hidden);
+    size_t mlen = strlen(marker);
+    char *text = malloc(mlen + len + 1);
+    if (text) {
+        memcpy(text, marker, mlen);
+        memcpy(text + mlen, tail ? tail : "", len);
+    }
+    objenc_job(out, job, text ? text : "", text ? mlen + len : 0);
+    free(text);
+    free(tail);
+}
+
 /* ---- the outbox ------------------------------------------------------------ */
 
 void coord_reply(coord_t *c, const void *rid, size_t rid_size)
@@ -348,7 +403,7 @@ int coord_stored_job(coord_t *c, uint64_t id, pb_buf_t *out, char *state, size_t
     role_t stand_in;
     s_role_of(c, job, role, &stand_in);
     if (out)
-        objenc_job(out, job, true);
+        coord_encode_with_log(c, out, job);
     if (state)
         snprintf(state, state_len, "%s", job_state_name(job->state));
     job_destroy(&job);
@@ -373,7 +428,7 @@ static int s_list_one(job_t *stored, const char *role_name, const char *worker, 
     const job_t *job = live ? live : stored; /* memory is newer within a turn */
     if ((!l->f->by_state || job->state == l->f->state) &&
         (!l->f->role || strcmp(l->f->role, job->role->name) == 0)) {
-        objenc_job(l->out, job, false);
+        objenc_job(l->out, job, NULL, 0);
         l->n++;
     }
     job_destroy(&stored);

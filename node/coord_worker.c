@@ -322,7 +322,7 @@ static void s_log(coord_t *c, peer_t *p, const pb_log_t *m)
 {
     job_t *job = s_current(c, p, m->job_id, m->attempt);
     if (job)
-        job_log_append(job, m->data.ptr, m->data.len);
+        coord_save_log(c, job, m->data.ptr, m->data.len);
 }
 
 bool coord_attempts_left(const job_t *job)

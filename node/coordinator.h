@@ -21,6 +21,7 @@ typedef struct {
     uint32_t liveness;         /* announced to workers in WELCOME */
     uint32_t max_message;      /* largest frame accepted, bytes */
     size_t keep_finished;      /* finished jobs cached in memory (all are in the store) */
+    uint64_t job_log_max;      /* bytes of output the store keeps per job (the tail) */
 } coord_opts_t;
 
 /* Returns the process exit code: 0 after a clean stop, 1 when it could not

@@ -128,7 +128,7 @@ int rec_enc_job(rec_buf_t *b, const job_t *job, char *err, size_t errlen)
         return -1;
     rec_buf_reset(b);
     msgpack_packer *pk = &b->pk;
-    msgpack_pack_array(pk, 18);
+    msgpack_pack_array(pk, 21);
     msgpack_pack_uint32(pk, REC_VERSION);
     msgpack_pack_uint64(pk, job->id);
     s_w_str(b, job->role->name);
@@ -153,6 +153,9 @@ int rec_enc_job(rec_buf_t *b, const job_t *job, char *err, size_t errlen)
     else
         msgpack_pack_false(pk);
     msgpack_pack_uint32(pk, job->attempt_base);
+    msgpack_pack_uint32(pk, job->log_seq);
+    msgpack_pack_uint64(pk, job->log_stored);
+    msgpack_pack_uint64(pk, job->log_dropped);
     return s_enc_end(b, "job", err, errlen);
 }
 
@@ -699,7 +702,10 @@ int rec_dec_job(const void *data, size_t size, rec_job_t *out, char *err, size_t
        were written: optional */
     if (s_job_fields(&r, job) != 0 || (n > 15 && s_i64(&r, "run_at_ms", &job->run_at_ms) != 0) ||
         (n > 16 && s_bool(&r, "revoking", &job->revoking) != 0) ||
-        (n > 17 && s_u32(&r, "attempt_base", &job->attempt_base) != 0) || s_close(&r, n) != 0) {
+        (n > 17 && s_u32(&r, "attempt_base", &job->attempt_base) != 0) ||
+        (n > 18 && s_u32(&r, "log_seq", &job->log_seq) != 0) ||
+        (n > 19 && s_u64(&r, "log_stored", &job->log_stored) != 0) ||
+        (n > 20 && s_u64(&r, "log_dropped", &job->log_dropped) != 0) || s_close(&r, n) != 0) {
         job_destroy(&job);
         return -1;
     }

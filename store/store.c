@@ -66,6 +66,7 @@ struct store {
     MDB_dbi workers;             /* worker id -> worker record */
     MDB_dbi roles;               /* role name -> role record */
     MDB_dbi idem;                /* idempotency key -> job id, created ms (16 bytes BE) */
+    MDB_dbi logs;                /* job id (8 BE) + seq (4 BE) -> a chunk of output */
     MDB_txn *txn;                /* the open write transaction, or NULL */
     bool sync;                   /* flush to the disk in store_commit */
     int lock_fd;                 /* DIR/popebot.lock, flock'd while open; -1 if not */
@@ -191,7 +192,8 @@ static int s_open_dbs(store_t *s, MDB_txn *txn, char *err, size_t errlen)
 {
     struct { const char *name; MDB_dbi *dbi; } dbs[] = {
         { "meta", &s->meta }, { "jobs", &s->jobs }, { "active", &s->active },
-        { "workers", &s->workers }, { "roles", &s->roles }, { "idem", &s->idem }
+        { "workers", &s->workers }, { "roles", &s->roles }, { "idem", &s->idem },
+        { "logs", &s->logs }
     };
     for (size_t i = 0; i < sizeof dbs / sizeof dbs[0]; i++) {
         int rc = mdb_dbi_open(txn, dbs[i].name, MDB_CREATE, dbs[i].dbi);
@@ -515,6 +517,105 @@ int store_idem_get(store_t *s, const char *key, size_t len, uint64_t *id, int64_
         return -1;
     }
     return found;
+}
+
+/* ---- job output -------------------------------------------------------------- */
+
+static MDB_val s_log_key(uint64_t id, uint32_t seq, uint8_t kb[12])
+{
+    s_put_be(kb, id);
+    for (int i = 3; i >= 0; i--, seq >>= 8)
+        kb[8 + i] = (uint8_t) seq;
+    MDB_val k = { 12, kb };
+    return k;
+}
+
+int store_put_log(store_t *s, uint64_t id, uint32_t seq, const void *data, size_t len,
+                  char *err, size_t errlen)
+{
+    if (s_need_txn(s, err, errlen) != 0)
+        return -1;
+    uint8_t kb[12];
+    MDB_val k = s_log_key(id, seq, kb), v = { len, (void *) data };
+    int rc = mdb_put(s->txn, s->logs, &k, &v, 0);
+    return rc == 0 ? 0 : s_write_fail(s, "putting job output", rc, err, errlen);
+}
+
+/* Delete the job's oldest chunks until at least `need` bytes are gone;
+   *freed gets what was deleted. */
+int store_trim_log(store_t *s, uint64_t id, size_t need, size_t *freed, char *err, size_t errlen)
+{
+    *freed = 0;
+    if (s_need_txn(s, err, errlen) != 0)
+        return -1;
+    MDB_cursor *cur = NULL;
+    int rc = mdb_cursor_open(s->txn, s->logs, &cur);
+    uint8_t kb[12];
+    MDB_val k = s_log_key(id, 0, kb), v;
+    if (rc == 0)
+        rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+    while (rc == 0 && *freed < need && k.mv_size == 12 && s_be(k.mv_data, 8) == id) {
+        *freed += v.mv_size;
+        rc = mdb_cursor_del(cur, 0);
+        if (rc == 0)
+            rc = mdb_cursor_get(cur, &k, &v, MDB_GET_CURRENT);
+        if (rc == MDB_NOTFOUND || (rc == 0 && (k.mv_size != 12 || s_be(k.mv_data, 8) != id)))
+            break;
+    }
+    if (cur)
+        mdb_cursor_close(cur);
+    if (rc == 0 || rc == MDB_NOTFOUND)
+        return 0;
+    return s_write_fail(s, "trimming job output", rc, err, errlen);
+}
+
+/* The job's chunks from the last one back while they fit in max: their
+   values stay valid until the transaction ends. Returns how many (<= cap). */
+static size_t s_tail_chunks(MDB_cursor *cur, uint64_t id, size_t max, MDB_val *vals, size_t cap,
+                            size_t *total)
+{
+    uint8_t kb[12];
+    MDB_val k = s_log_key(id, UINT32_MAX, kb), v;
+    int rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+    rc = rc == 0 ? mdb_cursor_get(cur, &k, &v, MDB_PREV) : mdb_cursor_get(cur, &k, &v, MDB_LAST);
+    size_t n = 0;
+    *total = 0;
+    while (rc == 0 && n < cap && k.mv_size == 12 && s_be(k.mv_data, 8) == id &&
+           *total + v.mv_size <= max) {
+        vals[n++] = v;
+        *total += v.mv_size;
+        rc = mdb_cursor_get(cur, &k, &v, MDB_PREV);
+    }
+    return n;
+}
+
+int store_read_log(store_t *s, uint64_t id, size_t max, char **out, size_t *len,
+                   char *err, size_t errlen)
+{
+    enum { CAP = 1024 };
+    MDB_txn *txn = s->txn;
+    MDB_cursor *cur = NULL;
+    MDB_val *vals = calloc(CAP, sizeof *vals);
+    int rc = !vals ? ENOMEM : txn ? 0 : mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
+    if (rc == 0)
+        rc = mdb_cursor_open(txn, s->logs, &cur);
+    size_t total = 0, n = rc == 0 ? s_tail_chunks(cur, id, max, vals, CAP, &total) : 0;
+    char *buf = rc == 0 ? malloc(total + 1) : NULL;
+    for (size_t i = n, at = 0; buf && i-- > 0; at += vals[i].mv_size)
+        memcpy(buf + at, vals[i].mv_data, vals[i].mv_size);
+    if (cur)
+        mdb_cursor_close(cur);
+    if (txn && txn != s->txn)
+        mdb_txn_abort(txn);
+    free(vals);
+    if (!buf) {
+        snprintf(err, errlen, "reading job output: %s", rc ? mdb_strerror(rc) : "out of memory");
+        return -1;
+    }
+    buf[total] = '\0';
+    *out = buf;
+    *len = total;
+    return 0;
 }
 
 /* ---- decoding what the store holds -------------------------------------------- */

@@ -8,6 +8,7 @@
       workers  worker id -> worker record
       roles    role name -> role record
       idem     idempotency key -> job id and creation time (16 bytes)
+      logs     job id + sequence (12 bytes) -> a chunk of the job's output
     Records are msgpack arrays whose first element is the record version.
 
     Rules it keeps:
@@ -67,6 +68,16 @@ int store_put_role(store_t *s, const role_t *r, char *err, size_t errlen);
 int store_idem_put(store_t *s, const char *key, size_t len, uint64_t id, int64_t created_ms,
                    char *err, size_t errlen);
 int store_idem_get(store_t *s, const char *key, size_t len, uint64_t *id, int64_t *created_ms,
+                   char *err, size_t errlen);
+
+/* Job output, in chunks (job id, seq) -> bytes, seq growing per job. */
+int store_put_log(store_t *s, uint64_t id, uint32_t seq, const void *data, size_t len,
+                  char *err, size_t errlen);
+/* Delete the job's oldest chunks until at least `need` bytes are gone. */
+int store_trim_log(store_t *s, uint64_t id, size_t need, size_t *freed, char *err, size_t errlen);
+/* The last chunks of the job's output that fit in max bytes (whole chunks),
+   malloc'd and NUL-terminated, through the write transaction if one is open. */
+int store_read_log(store_t *s, uint64_t id, size_t max, char **out, size_t *len,
                    char *err, size_t errlen);
 
 /* ---- reads (own read transaction; any time) ------------------------------ */

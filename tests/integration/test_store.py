@@ -217,3 +217,26 @@ def test_unfinished_jobs_listed_whatever_the_history(mesh):
     assert [j["id"] for j in queued] == [stuck], queued
     r = mesh.cli("jobs", "--state=queued", "--json")
     assert r.rc == 0 and [j["id"] for j in r.json()] == [stuck], r
+
+
+LINES = ("for i in $(seq 1 40); do printf 'line %03d ........................................\\n' $i; "
+         "sleep 0.06; done")
+
+
+def test_job_output_is_stored_capped_and_outlives_the_process(mesh):
+    mesh.start_coordinator(roles=[{"name": "chatty", "command": ["/bin/sh", "-c", LINES]}],
+                           extra=["--job-log-max=1000", "--keep-finished=1"])
+    mesh.start_worker("w", roles="chatty,echo", slots=1)
+    jid = mesh.submit("chatty", {})
+    assert mesh.wait_job(jid, timeout=60)["state"] == "succeeded"
+    mesh.wait_jobs([mesh.submit("echo", {"i": i}) for i in range(3)])  # evict it from memory
+    mesh.coord.signal(signal.SIGKILL)
+    mesh.coord.wait(15)
+    mesh.reset_client()
+    mesh.start_coordinator(extra=["--job-log-max=1000"])
+    r = mesh.cli("job", jid, "--json")
+    assert r.rc == 0, r
+    log = r.json()["log"]
+    assert "line 040" in log and "line 001" not in log, log
+    assert log.startswith("[popebot: ") and "earlier bytes of output not shown" in log, log
+    assert len(log) <= 1000 + 80, len(log)

@@ -1,4 +1,4 @@
-/*  tests/unit/test_job.c — job ids, the bounded log tail, states, and the
+/*  tests/unit/test_job.c — job ids, states, and the
     job table's eviction of the oldest finished jobs. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -46,26 +46,6 @@ static void test_states(void **state)
     assert_true(job_state_terminal(JOB_SUCCEEDED));
 }
 
-static void test_log_tail(void **state)
-{
-    (void) state;
-    job_t *j = job_new(1, &s_role, "{}", 2, 0, NULL, 0);
-    char *big = malloc(JOB_LOG_TAIL + 100);
-    memset(big, 'a', JOB_LOG_TAIL + 100);
-    memcpy(big + JOB_LOG_TAIL + 90, "0123456789", 10);
-    assert_int_equal(job_log_append(j, "start", 5), 0);
-    assert_int_equal(j->log_len, 5);
-    assert_int_equal(job_log_append(j, big, JOB_LOG_TAIL + 100), 0);
-    assert_int_equal(j->log_len, JOB_LOG_TAIL);
-    assert_memory_equal(j->log + JOB_LOG_TAIL - 10, "0123456789", 10);
-    assert_int_equal(job_log_append(j, "END", 3), 0);
-    assert_int_equal(j->log_len, JOB_LOG_TAIL);
-    assert_memory_equal(j->log + JOB_LOG_TAIL - 13, "0123456789END", 13);
-    free(big);
-    job_destroy(&j);
-    assert_null(j);
-}
-
 static void test_eviction(void **state)
 {
     (void) state;
@@ -105,7 +85,6 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ids),
         cmocka_unit_test(test_states),
-        cmocka_unit_test(test_log_tail),
         cmocka_unit_test(test_eviction),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

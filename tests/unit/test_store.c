@@ -266,6 +266,9 @@ static job_t *s_full_job(void)
     j->run_at_ms = 1700000009000;
     j->revoking = true;
     j->attempt_base = 2;
+    j->log_seq = 7;
+    j->log_stored = 1ULL << 33;
+    j->log_dropped = 5;
     return j;
 }
 
@@ -302,6 +305,8 @@ static void s_same_job(const job_t *a, const job_t *b)
     assert_true(a->run_at_ms == b->run_at_ms);
     assert_true(a->revoking == b->revoking);
     assert_int_equal(a->attempt_base, b->attempt_base);
+    assert_int_equal(a->log_seq, b->log_seq);
+    assert_true(a->log_stored == b->log_stored && a->log_dropped == b->log_dropped);
     assert_null(b->role);
     assert_null(b->worker);
 }
@@ -832,13 +837,13 @@ static void test_record_extra_fields(void **state)
     job_t *j = s_full_job();
     assert_int_equal(rec_enc_job(&b, j, err, sizeof err), 0);
     assert_int_equal((uint8_t) b.sbuf.data[0], 0xdc);   /* array16 ... */
-    assert_int_equal((uint8_t) b.sbuf.data[2], 18);     /* ... of 18 */
-    /* the same record as an array16 of 20: a newer writer's two extra fields */
+    assert_int_equal((uint8_t) b.sbuf.data[2], 21);     /* ... of 21 */
+    /* the same record as an array16 of 23: a newer writer's two extra fields */
     uint8_t rec_bytes[1024];
     size_t n = 0;
     rec_bytes[n++] = 0xdc;
     rec_bytes[n++] = 0;
-    rec_bytes[n++] = 20;
+    rec_bytes[n++] = 23;
     memcpy(rec_bytes + n, b.sbuf.data + 3, b.sbuf.size - 3);
     n += b.sbuf.size - 3;
     static const uint8_t extra[] = { 0x81, 0xa1, 'x', 0x92, 0x01, 0xcb, 0, 0, 0, 0, 0, 0, 0, 0,
@@ -882,11 +887,11 @@ static void test_record_field_errors(void **state)
         0xc0, 0xc0, 0xc0, 0xc0, 0xc0, 0xc0, 0xc0, 0xc0, 0xc0 };
     assert_int_equal(rec_dec_job(dup_where, sizeof dup_where, &rec, err, sizeof err), -1);
     assert_non_null(strstr(err, "duplicate"));
-    uint8_t deep[80];                  /* a 19th field nested 41 deep: too deep to skip */
+    uint8_t deep[80];                  /* a 22nd field nested 41 deep: too deep to skip */
     size_t n = 0;
     deep[n++] = 0xdc;
     deep[n++] = 0;
-    deep[n++] = 19;
+    deep[n++] = 22;
     memcpy(deep + n, bad_state + 1, 7);                    /* up to where */
     n += 7;
     static const uint8_t tail[] = { 0xa6, 'q', 'u', 'e', 'u', 'e', 'd', 0x00, 0xc0, 0xc0, 0xc0,
@@ -897,6 +902,9 @@ static void test_record_field_errors(void **state)
     deep[n++] = 0x00;                  /* run_at_ms */
     deep[n++] = 0xc2;                  /* revoking */
     deep[n++] = 0x00;                  /* attempt_base */
+    deep[n++] = 0x00;                  /* log_seq */
+    deep[n++] = 0x00;                  /* log_stored */
+    deep[n++] = 0x00;                  /* log_dropped */
     for (int i = 0; i < 40; i++)
         deep[n++] = 0x91;
     deep[n++] = 0xc0;
@@ -909,9 +917,55 @@ static void test_record_field_errors(void **state)
     job_destroy(&rec.job);
 }
 
+
+/* Job output: chunks in order, the tail that fits, trimming the oldest, and
+   two jobs' chunks never mixed. */
+static void test_logs(void **state)
+{
+    fx_t *fx = *state;
+    s_open(fx);
+    assert_int_equal(store_begin(fx->s, fx->err, sizeof fx->err), 0);
+    const char *chunks[] = { "one\n", "two\n", "three\n", "four\n" };
+    for (uint32_t i = 0; i < 4; i++) {
+        assert_int_equal(store_put_log(fx->s, 7, i, chunks[i], strlen(chunks[i]), fx->err,
+                                       sizeof fx->err), 0);
+        assert_int_equal(store_put_log(fx->s, 8, i, "x", 1, fx->err, sizeof fx->err), 0);
+    }
+    assert_int_equal(store_put_log(fx->s, 6, 0, "older", 5, fx->err, sizeof fx->err), 0);
+    char *out;
+    size_t len;
+    /* read through the open transaction: this turn's chunks are there */
+    assert_int_equal(store_read_log(fx->s, 7, 1000, &out, &len, fx->err, sizeof fx->err), 0);
+    assert_string_equal(out, "one\ntwo\nthree\nfour\n");
+    free(out);
+    s_commit(fx);
+    assert_int_equal(store_read_log(fx->s, 7, 12, &out, &len, fx->err, sizeof fx->err), 0);
+    assert_string_equal(out, "three\nfour\n");   /* whole chunks that fit */
+    assert_int_equal(len, 11);
+    free(out);
+    size_t freed;
+    assert_int_equal(store_begin(fx->s, fx->err, sizeof fx->err), 0);
+    assert_int_equal(store_trim_log(fx->s, 7, 5, &freed, fx->err, sizeof fx->err), 0);
+    assert_int_equal(freed, 8);                     /* "one\n" and "two\n" */
+    s_commit(fx);
+    assert_int_equal(store_read_log(fx->s, 7, 1000, &out, &len, fx->err, sizeof fx->err), 0);
+    assert_string_equal(out, "three\nfour\n");
+    free(out);
+    assert_int_equal(store_read_log(fx->s, 8, 1000, &out, &len, fx->err, sizeof fx->err), 0);
+    assert_string_equal(out, "xxxx");               /* job 8 untouched */
+    free(out);
+    assert_int_equal(store_read_log(fx->s, 9, 1000, &out, &len, fx->err, sizeof fx->err), 0);
+    assert_int_equal(len, 0);                       /* none: empty, not an error */
+    free(out);
+    assert_int_equal(store_read_log(fx->s, 6, 1000, &out, &len, fx->err, sizeof fx->err), 0);
+    assert_string_equal(out, "older");
+    free(out);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_logs, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_open_keeps_cluster_id, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_newer_schema_refused, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_second_open_refused, s_setup, s_teardown),
