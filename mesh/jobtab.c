@@ -91,6 +91,15 @@ void jobtab_finished(jobtab_t *t, job_t *job)
         s_evict_oldest(t);
 }
 
+void jobtab_forget(jobtab_t *t, job_t *job)
+{
+    if (!job->h_finished)
+        return; /* only finished jobs are ever forgotten */
+    zlistx_delete(t->finished, job->h_finished);
+    idmap_del(&t->byid, job->id);
+    zlistx_delete(t->order, job->h_order); /* destroys it */
+}
+
 void jobtab_unfinished(jobtab_t *t, job_t *job)
 {
     if (!job->h_finished)

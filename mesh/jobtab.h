@@ -24,6 +24,8 @@ int jobtab_add(jobtab_t *t, job_t *job);
 job_t *jobtab_find(const jobtab_t *t, const char *id, size_t len);
 /* Note that job reached a terminal state; may evict older finished jobs. */
 void jobtab_finished(jobtab_t *t, job_t *job);
+/* Drop a finished job now (its record was pruned from the store). */
+void jobtab_forget(jobtab_t *t, job_t *job);
 /* A finished job runs again (retried by hand): it may no longer be evicted. */
 void jobtab_unfinished(jobtab_t *t, job_t *job);
 size_t jobtab_size(const jobtab_t *t);

@@ -37,6 +37,8 @@ static const flag_t s_flags[] = {
     { "durability", M_CO, T_STR, O(durability), "sync", "sync: fsync before acknowledging; none: faster, a crash loses recent jobs" },
     { "roles-file", M_CO, T_STR, O(roles_file), NULL, "JSON role definitions {\"roles\":[...]}" },
     { "keep-finished", M_CO, T_UINT, O(keep_finished), "10000", "finished jobs also cached in memory" },
+    { "retention", M_CO, T_DUR, O(retention_ms), "168h", "finished jobs (and their output) are deleted after this" },
+    { "retention-jobs", M_CO, T_UINT, O(retention_jobs), "1000000", "and the oldest finished jobs beyond this many" },
     { "job-log-max", M_CO, T_UINT, O(job_log_max), "10485760", "bytes of output kept per job (the tail; older output is dropped)" },
     { "coordinator", M_WO | M_CLI, T_STR, O(coordinator), "tcp://127.0.0.1:5555", "coordinator endpoint" },
     { "roles", M_WO, T_STR, O(roles), "echo,sleep", "roles this worker serves, comma-separated" },

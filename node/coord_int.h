@@ -63,6 +63,7 @@ typedef struct {
     bool dispatch_needed;     /* something changed that may free a match */
     size_t rotate;            /* where the next dispatch round starts */
     int64_t last_expire_check; /* monotonic ms of the last liveness sweep */
+    int64_t last_prune;       /* monotonic ms of the last retention pass */
     int64_t last_log_malformed; /* rate limit for malformed-frame warnings */
     coord_stats_t stats;
 } coord_t;
@@ -82,6 +83,11 @@ void coord_save_job(coord_t *c, const job_t *job);
 void coord_save_peer(coord_t *c, const peer_t *p);
 /* Append a chunk of the job's output (capped per job, oldest dropped). */
 void coord_save_log(coord_t *c, job_t *job, const char *data, size_t len);
+/* Retention: at most every PRUNE_EVERY_MS, delete up to PRUNE_BATCH
+   finished jobs older than --retention or beyond --retention-jobs. */
+#define PRUNE_EVERY_MS 1000
+#define PRUNE_BATCH 10000
+void coord_prune(coord_t *c, int64_t now_mono);
 /* Encode the job with the tail of its output under "log" (JOB replies). */
 void coord_encode_with_log(coord_t *c, pb_buf_t *out, const job_t *job);
 /* Commit (and sync) the turn. -1 when the turn's changes could not be made

@@ -116,6 +116,37 @@ void coord_encode_with_log(coord_t *c, pb_buf_t *out, const job_t *job)
     free(tail);
 }
 
+/* ---- retention -------------------------------------------------------------- */
+
+static void s_forget(uint64_t id, void *arg)
+{
+    coord_t *c = arg;
+    char idstr[JOBID_LEN + 1];
+    jobid_format(id, idstr);
+    job_t *job = jobtab_find(c->jobs, idstr, JOBID_LEN);
+    if (job)
+        jobtab_forget(c->jobs, job);
+}
+
+/* Once a second, delete a bounded batch of finished jobs past retention. */
+void coord_prune(coord_t *c, int64_t now_mono)
+{
+    char err[200];
+    size_t pruned = 0;
+    if (c->store_error || now_mono - c->last_prune < PRUNE_EVERY_MS)
+        return;
+    c->last_prune = now_mono;
+    int64_t cutoff = clock_wall_ms() - (int64_t) c->opts->retention_ms;
+    if (store_begin(c->store, err, sizeof err) != 0 ||
+        store_prune(c->store, cutoff, c->opts->retention_jobs, PRUNE_BATCH, s_forget, c, &pruned,
+                    err, sizeof err) != 0) {
+        s_failed(c, "pruning finished jobs", err);
+        return;
+    }
+    if (pruned)
+        log_msg(LL_DEBUG, "coordinator", "retention: pruned %zu finished job(s)", pruned);
+}
+
 /* ---- the outbox ------------------------------------------------------------ */
 
 void coord_reply(coord_t *c, const void *rid, size_t rid_size)

@@ -284,6 +284,7 @@ static int s_loop(coord_t *c, int sigfd)
         coord_expire_peers(c, clock_mono_ms());
         s_release_due(c);
         coord_dispatch(c);
+        coord_prune(c, clock_mono_ms());
         coord_results_flush(c);
         if (coord_commit(c) != 0)
             return 2; /* nothing of this turn was acknowledged */

@@ -22,6 +22,8 @@ typedef struct {
     uint32_t max_message;      /* largest frame accepted, bytes */
     size_t keep_finished;      /* finished jobs cached in memory (all are in the store) */
     uint64_t job_log_max;      /* bytes of output the store keeps per job (the tail) */
+    uint32_t retention_ms;     /* finished jobs older than this are deleted */
+    uint64_t retention_jobs;   /* and the oldest beyond this many finished ones */
 } coord_opts_t;
 
 /* Returns the process exit code: 0 after a clean stop, 1 when it could not

@@ -47,7 +47,8 @@ static int s_coordinator(const config_t *cfg, int sigfd)
         .durable = strcmp(cfg->durability, "sync") == 0,
         .heartbeat_ms = cfg->heartbeat_ms, .liveness = cfg->liveness,
         .max_message = cfg->max_message, .keep_finished = cfg->keep_finished,
-        .job_log_max = cfg->job_log_max,
+        .job_log_max = cfg->job_log_max, .retention_ms = cfg->retention_ms,
+        .retention_jobs = cfg->retention_jobs,
     };
     return coordinator_run(&o, sigfd);
 }

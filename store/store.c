@@ -557,8 +557,8 @@ int store_trim_log(store_t *s, uint64_t id, size_t need, size_t *freed, char *er
     while (rc == 0 && *freed < need && k.mv_size == 12 && s_be(k.mv_data, 8) == id) {
         *freed += v.mv_size;
         rc = mdb_cursor_del(cur, 0);
-        if (rc == 0)
-            rc = mdb_cursor_get(cur, &k, &v, MDB_GET_CURRENT);
+        if (rc == 0 && mdb_cursor_get(cur, &k, &v, MDB_GET_CURRENT) != 0)
+            break;                         /* deleted the last one */
         if (rc == MDB_NOTFOUND || (rc == 0 && (k.mv_size != 12 || s_be(k.mv_data, 8) != id)))
             break;
     }
@@ -616,6 +616,73 @@ int store_read_log(store_t *s, uint64_t id, size_t max, char **out, size_t *len,
     *out = buf;
     *len = total;
     return 0;
+}
+
+/* ---- retention ------------------------------------------------------------------ */
+
+/* Delete one finished job's record and output under the cursor. */
+static int s_prune_one(store_t *s, MDB_cursor *cur, uint64_t id, char *err, size_t errlen)
+{
+    size_t freed;
+    if (store_trim_log(s, id, SIZE_MAX, &freed, err, errlen) != 0)
+        return -1;
+    int rc = mdb_cursor_del(cur, 0);
+    return rc == 0 ? 0 : s_write_fail(s, "pruning a job", rc, err, errlen);
+}
+
+int store_prune(store_t *s, int64_t cutoff_ms, uint64_t max_finished, size_t batch,
+                store_pruned_fn *fn, void *arg, size_t *pruned, char *err, size_t errlen)
+{
+    *pruned = 0;
+    if (s_need_txn(s, err, errlen) != 0)
+        return -1;
+    MDB_stat js, as;
+    MDB_cursor *cur = NULL;
+    int rc = mdb_stat(s->txn, s->jobs, &js);
+    if (rc == 0)
+        rc = mdb_stat(s->txn, s->active, &as);
+    if (rc == 0)
+        rc = mdb_cursor_open(s->txn, s->jobs, &cur);
+    uint64_t finished = rc == 0 ? js.ms_entries - as.ms_entries : 0;
+    MDB_val k, v, none;
+    if (rc == 0)
+        rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+    while (rc == 0 && *pruned < batch) {
+        if (mdb_get(s->txn, s->active, &k, &none) == 0) {   /* not finished: never pruned */
+            rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+            continue;
+        }
+        rec_job_t rec;
+        char why[200];
+        if (rec_dec_job(v.mv_data, v.mv_size, &rec, why, sizeof why) != 0) {
+            rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);     /* leave a bad record be */
+            continue;
+        }
+        bool over = finished > max_finished, old = rec.job->finished_ms < cutoff_ms;
+        bool newer = rec.job->created_ms >= cutoff_ms;      /* so is all that follows */
+        uint64_t id = rec.job->id;
+        job_destroy(&rec.job);
+        if (!over && newer)
+            break;
+        if (!over && !old) {
+            rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+            continue;
+        }
+        if (s_prune_one(s, cur, id, err, errlen) != 0)
+            return -1;  /* the transaction is gone, and with it the cursor */
+        finished--;
+        (*pruned)++;
+        if (fn)
+            fn(id, arg);
+        rc = mdb_cursor_get(cur, &k, &v, MDB_GET_CURRENT);
+        rc = rc == 0 ? 0 : MDB_NOTFOUND;   /* deleted the last one */
+    }
+    if (cur)
+        mdb_cursor_close(cur);
+    if (rc == 0 || rc == MDB_NOTFOUND)
+        return 0;
+    snprintf(err, errlen, "pruning: %s", mdb_strerror(rc));
+    return -1;
 }
 
 /* ---- decoding what the store holds -------------------------------------------- */

@@ -80,6 +80,14 @@ int store_trim_log(store_t *s, uint64_t id, size_t need, size_t *freed, char *er
 int store_read_log(store_t *s, uint64_t id, size_t max, char **out, size_t *len,
                    char *err, size_t errlen);
 
+/* Retention: delete finished jobs (records and output), oldest first, that
+   finished before cutoff_ms, or any while more than max_finished finished
+   jobs are stored; at most batch of them per call. Unfinished jobs are
+   never touched. fn (may be NULL) hears each deleted id. */
+typedef void (store_pruned_fn)(uint64_t id, void *arg);
+int store_prune(store_t *s, int64_t cutoff_ms, uint64_t max_finished, size_t batch,
+                store_pruned_fn *fn, void *arg, size_t *pruned, char *err, size_t errlen);
+
 /* ---- reads (own read transaction; any time) ------------------------------ */
 
 /* Called once per stored record. The job/peer/role passed is a fresh object

@@ -240,3 +240,24 @@ def test_job_output_is_stored_capped_and_outlives_the_process(mesh):
     assert "line 040" in log and "line 001" not in log, log
     assert log.startswith("[popebot: ") and "earlier bytes of output not shown" in log, log
     assert len(log) <= 1000 + 80, len(log)
+
+
+def test_retention_bounds_the_store_under_a_steady_stream(mesh, tmp_path):
+    """With --retention-jobs, finished jobs beyond the bound are deleted, and
+    under a steady stream the store file stops growing (LMDB reuses the
+    pages the deletions free)."""
+    mesh.start_coordinator(extra=["--retention-jobs=300", "--keep-finished=10"])
+    mesh.start_worker("w", slots=16)
+    data = tmp_path / "data" / "data.mdb"
+    sizes, first = [], None
+    for rnd in range(6):
+        res = mesh.client.submit_many([("echo", json.dumps({"r": rnd, "i": i, "pad": "x" * 200}),
+                                        0, {}) for i in range(600)])
+        ids = [jid for jid, _ in res]
+        first = first or ids[0]
+        mesh.wait_jobs(ids[-50:], timeout=60)
+        wait_for(lambda: len(mesh.client.jobs(limit=10000)) <= 300, timeout=30,
+                 desc="retention to prune down to 300 finished jobs")
+        sizes.append(data.stat().st_size)
+    assert mesh.cli("job", first).rc == 4          # the oldest is gone, store and memory
+    assert sizes[5] == sizes[3], sizes               # steady state: no growth

@@ -962,9 +962,64 @@ static void test_logs(void **state)
     free(out);
 }
 
+
+static void s_note_pruned(uint64_t id, void *arg)
+{
+    uint64_t *ids = arg;
+    ids[ids[0]++ + 1] = id;
+}
+
+/* Retention: oldest finished jobs go (records and output), by age or over a
+   count; unfinished ones never do. */
+static void test_prune(void **state)
+{
+    fx_t *fx = *state;
+    s_open(fx);
+    role_t echo = { .name = "echo", .max_attempts = 1 };
+    assert_int_equal(store_begin(fx->s, fx->err, sizeof fx->err), 0);
+    for (uint64_t i = 1; i <= 12; i++) {
+        job_t *j = job_new(i, &echo, "{}", 2, 0, NULL, (int64_t) i * 1000);
+        if (i != 3 && i != 8)          /* 3 and 8 stay queued */
+            job_finish(j, JOB_SUCCEEDED, false, 0, "1", 1, NULL, (int64_t) i * 1000 + 500);
+        assert_int_equal(store_put_job(fx->s, j, fx->err, sizeof fx->err), 0);
+        assert_int_equal(store_put_log(fx->s, i, 0, "out", 3, fx->err, sizeof fx->err), 0);
+        job_destroy(&j);
+    }
+    uint64_t ids[32] = { 0 };
+    size_t pruned;
+    /* by age: finished before 6000 -> 1, 2, 4, 5 (3 is queued) */
+    assert_int_equal(store_prune(fx->s, 6000, 100, 100, s_note_pruned, ids, &pruned, fx->err,
+                                 sizeof fx->err), 0);
+    assert_int_equal(pruned, 4);
+    assert_true(ids[1] == 1 && ids[2] == 2 && ids[3] == 4 && ids[4] == 5);
+    /* by count: 6 finished left (6,7,9,10,11,12); keep 2, in batches of 3 */
+    assert_int_equal(store_prune(fx->s, 0, 2, 3, s_note_pruned, ids, &pruned, fx->err,
+                                 sizeof fx->err), 0);
+    assert_int_equal(pruned, 3);
+    assert_int_equal(store_prune(fx->s, 0, 2, 3, s_note_pruned, ids, &pruned, fx->err,
+                                 sizeof fx->err), 0);
+    assert_int_equal(pruned, 1);
+    assert_int_equal(store_prune(fx->s, 0, 2, 3, NULL, NULL, &pruned, fx->err, sizeof fx->err), 0);
+    assert_int_equal(pruned, 0);
+    s_commit(fx);
+    for (uint64_t i = 1; i <= 12; i++) {
+        job_t *j = NULL;
+        int rc = store_get_job(fx->s, i, &j, NULL, 0, NULL, 0, fx->err, sizeof fx->err);
+        bool kept = i == 3 || i == 8 || i == 11 || i == 12;
+        assert_int_equal(rc, kept ? 1 : 0);
+        job_destroy(&j);
+        char *out;
+        size_t len;
+        assert_int_equal(store_read_log(fx->s, i, 100, &out, &len, fx->err, sizeof fx->err), 0);
+        assert_int_equal(len, kept ? 3 : 0);   /* output goes with its job */
+        free(out);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_prune, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_logs, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_open_keeps_cluster_id, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_newer_schema_refused, s_setup, s_teardown),
