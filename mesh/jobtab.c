@@ -87,7 +87,9 @@ void jobtab_finished(jobtab_t *t, job_t *job)
     if (job->h_finished)
         return;
     job->h_finished = zlistx_add_end(t->finished, job);
-    while (zlistx_size(t->finished) > t->keep_finished)
+    /* never the job just given: callers still hold it (so with keep 0 one
+       finished job stays until the next one ends) */
+    while (zlistx_size(t->finished) > t->keep_finished && zlistx_first(t->finished) != job)
         s_evict_oldest(t);
 }
 

@@ -22,7 +22,8 @@ void jobtab_destroy(jobtab_t **self_p);
 /* Takes ownership. Returns 0, or -1 (ENOMEM; the job is then destroyed). */
 int jobtab_add(jobtab_t *t, job_t *job);
 job_t *jobtab_find(const jobtab_t *t, const char *id, size_t len);
-/* Note that job reached a terminal state; may evict older finished jobs. */
+/* Note that job reached a terminal state; may evict older finished jobs,
+   never this one (the caller may go on using it until its next call). */
 void jobtab_finished(jobtab_t *t, job_t *job);
 /* Drop a finished job now (its record was pruned from the store). */
 void jobtab_forget(jobtab_t *t, job_t *job);

@@ -123,9 +123,13 @@ static job_t *s_submit_one(coord_t *c, const pb_submit_item_t *it, char *idout,
     job_t *job = NULL;
     *why = s_refusal(c, it, &role, &where, whybuf, whylen);
     int known = *why ? 0 : s_known_key(c, it->idem_key, idout);
-    if (known == 1) {
+    if (known == 1) {   /* the first job; a finished one may be only in the store */
         kv_free(&where);
-        return jobtab_find(c->jobs, idout, JOBID_LEN);
+        job_t *first = jobtab_find(c->jobs, idout, JOBID_LEN);
+        uint64_t id;
+        if (!first && jobid_parse(idout, JOBID_LEN, &id) == 0)
+            first = coord_load_job(c, id);
+        return first;
     }
     int64_t now = clock_wall_ms();
     if (known < 0)
@@ -333,7 +337,9 @@ static void s_cancel(coord_t *c, const rid_t *rid, const pb_query_t *q)
     }
     sched_remove(c->sched, job);
     later_remove(&c->later, job);
-    job_finish(job, JOB_CANCELLED, false, 0, NULL, 0, "cancelled before it started", clock_wall_ms());
+    job_finish(job, JOB_CANCELLED, false, 0, NULL, 0,
+               job->attempts > job->attempt_base ? "cancelled while waiting to be retried"
+                                                 : "cancelled before it started", clock_wall_ms());
     s_reply_job(c, rid, q->req_id, job);
     coord_job_ended(c, job); /* may free it */
 }
@@ -361,6 +367,9 @@ static void s_retry(coord_t *c, const rid_t *rid, const pb_query_t *q)
     }
     jobtab_unfinished(c->jobs, job);
     job->attempt_base = job->attempts;
+    job->started_ms = 0;      /* it shows no start and no worker until it runs again */
+    free(job->last_worker);
+    job->last_worker = NULL;
     job->revoking = false;
     job->has_exit_code = false;
     job->finished_ms = job->run_at_ms = 0;

@@ -193,7 +193,7 @@ static void s_reconcile(coord_t *c, const rid_t *rid, peer_t *p, const pb_hello_
             s_send_revoke(c, rid, ref->job_id, ref->attempt);
             continue;
         }
-        if (current && ref->attempt >= 1 && job->state == JOB_QUEUED && job->queue &&
+        if (current && ref->attempt > job->attempt_base && job->state == JOB_QUEUED && job->queue &&
             peer_serves(p, job->role->name) && kv_subset(&job->where, &p->labels)) {
             sched_remove(c->sched, job);
             if (s_lease(c, p, job, false) == 0)

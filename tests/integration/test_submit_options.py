@@ -75,3 +75,22 @@ def test_idempotency_key_returns_the_first_job(mesh):
     assert after.rc == 0 and after.out == first.out, after
     jobs = [j for j in mesh.client.jobs(limit=1000) if j["role"] == "echo"]
     assert len(jobs) == 3, [j["payload"] for j in jobs]   # order-17, order-18, batch-key
+
+
+def test_idempotent_wait_gets_the_result_after_a_restart(mesh):
+    """SUBMIT with wait and a known key answers with the first job's RESULT,
+    even when that job is only in the store any more."""
+    mesh.start_coordinator()
+    mesh.start_worker("w", slots=1)
+    ((jid, _),) = mesh.client.submit_many([("echo", '{"n":1}', 0, {}, 0, "k-restart")], wait=True)
+    mesh.wait_job(jid)
+    mesh.coord.signal(signal.SIGKILL)
+    mesh.coord.wait(15)
+    mesh.reset_client()
+    mesh.start_coordinator()
+    ((again, err),) = mesh.client.submit_many([("echo", '{"n":2}', 0, {}, 0, "k-restart")],
+                                              wait=True)
+    assert again == jid and err is None, (again, err)
+    results = wait_for(lambda: [r for r in mesh.client.drain_results(0.2) if r["id"] == jid],
+                       timeout=10, desc="the first job's RESULT")
+    assert results[0]["result"] == {"n": 1} and results[0]["state"] == "succeeded", results

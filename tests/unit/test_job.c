@@ -80,9 +80,32 @@ static void test_eviction(void **state)
     assert_null(t);
 }
 
+
+/* With nothing to keep, a job just finished still outlives the call that
+   finished it (its caller goes on using it); the next finish evicts it. */
+static void test_keep_zero(void **state)
+{
+    (void) state;
+    jobtab_t *t = jobtab_new(0);
+    job_t *a = job_new(1, &s_role, "{}", 2, 0, NULL, 0);
+    job_t *b = job_new(2, &s_role, "{}", 2, 0, NULL, 0);
+    jobtab_add(t, a);
+    jobtab_add(t, b);
+    jobtab_finished(t, a);
+    assert_ptr_equal(jobtab_find(t, a->idstr, JOBID_LEN), a);
+    assert_int_equal(a->state, JOB_QUEUED);   /* readable: not freed */
+    char ida[JOBID_LEN + 1];
+    memcpy(ida, a->idstr, sizeof ida);
+    jobtab_finished(t, b);
+    assert_null(jobtab_find(t, ida, JOBID_LEN));
+    assert_ptr_equal(jobtab_find(t, b->idstr, JOBID_LEN), b);
+    jobtab_destroy(&t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_keep_zero),
         cmocka_unit_test(test_ids),
         cmocka_unit_test(test_states),
         cmocka_unit_test(test_eviction),
