@@ -18,7 +18,7 @@ enum { M_CO = 1 << MODE_COORDINATOR, M_WO = 1 << MODE_WORKER,
        M_CLI = M_SUB | M_JOB | M_JOBS | M_WKS | M_CAN | M_RET,
        M_NODE = M_CO | M_WO, M_ALL = 0xffff };
 
-typedef enum { T_STR, T_UINT, T_INT, T_BOOL, T_DUR } ftype_t;
+typedef enum { T_STR, T_UINT, T_INT, T_BOOL, T_DUR, T_SIZE } ftype_t;
 
 typedef struct {
     const char *name;         /* flag name without the dashes */
@@ -39,6 +39,8 @@ static const flag_t s_flags[] = {
     { "keep-finished", M_CO, T_UINT, O(keep_finished), "10000", "finished jobs also cached in memory" },
     { "retention", M_CO, T_DUR, O(retention_ms), "168h", "finished jobs (and their output) are deleted after this" },
     { "retention-jobs", M_CO, T_UINT, O(retention_jobs), "1000000", "and the oldest finished jobs beyond this many" },
+    { "store-map-size", M_CO, T_SIZE, O(store_map_size), "64G", "address space for the LMDB map (the file grows as used)" },
+    { "store-reserve", M_CO, T_SIZE, O(store_reserve), "256M", "refuse new jobs when the disk has less free than this" },
     { "job-log-max", M_CO, T_UINT, O(job_log_max), "10485760", "bytes of output kept per job (the tail; older output is dropped)" },
     { "coordinator", M_WO | M_CLI, T_STR, O(coordinator), "tcp://127.0.0.1:5555", "coordinator endpoint" },
     { "roles", M_WO, T_STR, O(roles), "echo,sleep", "roles this worker serves, comma-separated" },
@@ -96,6 +98,22 @@ static int s_duration(const char *text, uint32_t *out)
     return 0;
 }
 
+/* "65536", "512K", "16M", "64G", "1T" (powers of 1024). */
+static int s_size(const char *text, uint64_t *out)
+{
+    char *end;
+    errno = 0;
+    if (*text == '-')
+        return -1;
+    unsigned long long v = strtoull(text, &end, 10);
+    int shift = *end == 'K' ? 10 : *end == 'M' ? 20 : *end == 'G' ? 30 : *end == 'T' ? 40 : 0;
+    if (end == text || errno || (shift && end[1]) || (!shift && *end) ||
+        (shift && v > (UINT64_MAX >> shift)))
+        return -1;
+    *out = (uint64_t) v << shift;
+    return 0;
+}
+
 static int s_integer(const char *text, long long min, long long max, long long *out)
 {
     char *end;
@@ -130,6 +148,10 @@ static int s_set(config_t *cfg, const flag_t *f, const char *text, char *err, si
             break;
         *(int32_t *) dst = (int32_t) v;
         return 0;
+    case T_SIZE:
+        if (s_size(text, (uint64_t *) dst) != 0)
+            break;
+        return 0;
     case T_DUR:
         if (s_duration(text, (uint32_t *) dst) != 0) {
             snprintf(err, errlen, "--%s: bad duration '%.40s' (use a unit: 500ms, 10s, 2m, 1h)",
@@ -139,7 +161,8 @@ static int s_set(config_t *cfg, const flag_t *f, const char *text, char *err, si
         return 0;
     }
     static const char *kinds[] = { "text", "a whole number >= 0", "a whole number",
-                                   "true or false", "a duration" };
+                                   "true or false", "a duration",
+                                   "a size in bytes, or with K, M, G or T" };
     snprintf(err, errlen, "--%s: bad value '%.40s' (expected %s)", f->name, text, kinds[f->type]);
     return -1;
 }

@@ -79,6 +79,9 @@ static int s_enqueue(coord_t *c, job_t *job, uint32_t delay_ms)
 static const char *s_refusal(coord_t *c, const pb_submit_item_t *it, role_t **role,
                              kvlist_t *where, char *whybuf, size_t whylen)
 {
+    *role = NULL;
+    if (!coord_store_room(c, it->payload.len))
+        return c->store_full;
     char *name = pb_str_dup(it->role);
     *role = name ? roleset_find(&c->roles, name) : NULL;
     snprintf(whybuf, whylen, "unknown role '%.64s'", name ? name : "");

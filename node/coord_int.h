@@ -64,6 +64,9 @@ typedef struct {
     size_t rotate;            /* where the next dispatch round starts */
     int64_t last_expire_check; /* monotonic ms of the last liveness sweep */
     int64_t last_prune;       /* monotonic ms of the last retention pass */
+    char store_full[200];     /* why new jobs are refused; "" while there is room */
+    int64_t store_budget;     /* bytes new jobs may still take before the next check */
+    bool store_recheck;       /* check the store's room next turn, not in a second */
     int64_t last_log_malformed; /* rate limit for malformed-frame warnings */
     coord_stats_t stats;
 } coord_t;
@@ -88,6 +91,9 @@ void coord_save_log(coord_t *c, job_t *job, const char *data, size_t len);
 #define PRUNE_EVERY_MS 1000
 #define PRUNE_BATCH 10000
 void coord_prune(coord_t *c, int64_t now_mono);
+/* Whether a new job with this payload fits; false (and store_full says
+   why) when the store is (nearly) full. */
+bool coord_store_room(coord_t *c, size_t payload_len);
 /* Encode the job with the tail of its output under "log" (JOB replies). */
 void coord_encode_with_log(coord_t *c, pb_buf_t *out, const job_t *job);
 /* Commit (and sync) the turn. -1 when the turn's changes could not be made

@@ -128,14 +128,62 @@ static void s_forget(uint64_t id, void *arg)
         jobtab_forget(c->jobs, job);
 }
 
+/* Whether the store can take new jobs: below 90% of its map, and the disk
+   above --store-reserve. Past either, submissions are refused (finishing
+   what runs still has the rest), never a crash. Between two checks each
+   accepted job spends an estimate of its bytes from the budget, so a burst
+   cannot overrun the map before the next check. */
+static void s_check_full(coord_t *c)
+{
+    char err[200];
+    store_usage_t u;
+    if (store_usage(c->store, &u, err, sizeof err) != 0)
+        return;
+    bool was = c->store_full[0] != '\0';
+    int64_t room = (int64_t) (u.map_bytes / 10 * 9) - (int64_t) u.used_bytes;
+    int64_t disk = u.disk_free_bytes == UINT64_MAX ? INT64_MAX
+                       : (int64_t) u.disk_free_bytes - (int64_t) c->opts->store_reserve;
+    c->store_budget = room < disk ? room : disk;
+    c->store_recheck = false;
+    if (u.used_bytes > u.map_bytes / 10 * 9)
+        snprintf(c->store_full, sizeof c->store_full, "store full: %llu of its %llu-byte map in "
+                 "use (raise --store-map-size, or shorten retention)",
+                 (unsigned long long) u.used_bytes, (unsigned long long) u.map_bytes);
+    else if (u.disk_free_bytes < c->opts->store_reserve)
+        snprintf(c->store_full, sizeof c->store_full, "store full: %llu bytes free on its disk, "
+                 "below --store-reserve", (unsigned long long) u.disk_free_bytes);
+    else
+        c->store_full[0] = '\0';
+    bool is = c->store_full[0] != '\0';
+    if (is != was)
+        log_msg(is ? LL_WARN : LL_INFO, "coordinator", "%s",
+                is ? c->store_full : "store has room again: taking new jobs");
+}
+
+bool coord_store_room(coord_t *c, size_t payload_len)
+{
+    int64_t cost = (int64_t) payload_len * 4 + 1024; /* record, rewrites, index, pages */
+    if (c->store_full[0])
+        return false;
+    if (c->store_budget < cost) {
+        snprintf(c->store_full, sizeof c->store_full, "store full: waiting for room in its "
+                 "map or disk (raise --store-map-size, or shorten retention)");
+        c->store_recheck = true;
+        return false;
+    }
+    c->store_budget -= cost;
+    return true;
+}
+
 /* Once a second, delete a bounded batch of finished jobs past retention. */
 void coord_prune(coord_t *c, int64_t now_mono)
 {
     char err[200];
     size_t pruned = 0;
-    if (c->store_error || now_mono - c->last_prune < PRUNE_EVERY_MS)
+    if (c->store_error || (now_mono - c->last_prune < PRUNE_EVERY_MS && !c->store_recheck))
         return;
     c->last_prune = now_mono;
+    s_check_full(c);
     int64_t cutoff = clock_wall_ms() - (int64_t) c->opts->retention_ms;
     if (store_begin(c->store, err, sizeof err) != 0 ||
         store_prune(c->store, cutoff, c->opts->retention_jobs, PRUNE_BATCH, s_forget, c, &pruned,
@@ -361,7 +409,7 @@ static int s_newest(job_t *job, const char *role, const char *worker, void *arg)
 int coord_store_open(coord_t *c)
 {
     char err[256] = "";
-    store_opts_t o = { c->opts->data_dir, c->opts->durable, 0 };
+    store_opts_t o = { c->opts->data_dir, c->opts->durable, c->opts->store_map_size };
     c->store = store_open(&o, err, sizeof err);
     if (!c->store) {
         log_msg(LL_ERROR, "coordinator", "store %s: %s", c->opts->data_dir, err);

@@ -23,6 +23,8 @@ typedef struct {
     size_t keep_finished;      /* finished jobs cached in memory (all are in the store) */
     uint64_t job_log_max;      /* bytes of output the store keeps per job (the tail) */
     uint32_t retention_ms;     /* finished jobs older than this are deleted */
+    uint64_t store_map_size;   /* LMDB map size, bytes */
+    uint64_t store_reserve;    /* disk bytes kept free: below it, new jobs are refused */
     uint64_t retention_jobs;   /* and the oldest beyond this many finished ones */
 } coord_opts_t;
 

@@ -47,6 +47,7 @@
 #include <sys/file.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #define S_MAXDBS        8
@@ -615,6 +616,50 @@ int store_read_log(store_t *s, uint64_t id, size_t max, char **out, size_t *len,
     buf[total] = '\0';
     *out = buf;
     *len = total;
+    return 0;
+}
+
+/* ---- how full ---------------------------------------------------------------- */
+
+/* Pages on LMDB's freelist (database 0): each record is a page list whose
+   first word is its length, as mdb_stat -f counts them. */
+static uint64_t s_free_pages(store_t *s)
+{
+    MDB_txn *txn;
+    MDB_cursor *cur;
+    MDB_val k, v;
+    uint64_t pages = 0;
+    if (mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn) != 0)
+        return 0;
+    if (mdb_cursor_open(txn, 0, &cur) == 0) {
+        for (int rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+             rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT))
+            if (v.mv_size >= sizeof(size_t))
+                pages += *(const size_t *) v.mv_data;
+        mdb_cursor_close(cur);
+    }
+    mdb_txn_abort(txn);
+    return pages;
+}
+
+int store_usage(store_t *s, store_usage_t *u, char *err, size_t errlen)
+{
+    MDB_envinfo info;
+    MDB_stat st;
+    int rc = mdb_env_info(s->env, &info);
+    if (rc == 0)
+        rc = mdb_env_stat(s->env, &st);
+    if (rc != 0) {
+        snprintf(err, errlen, "reading store usage: %s", mdb_strerror(rc));
+        return -1;
+    }
+    u->map_bytes = info.me_mapsize;
+    uint64_t pages = (uint64_t) info.me_last_pgno + 1, free_pages = s_free_pages(s);
+    u->used_bytes = (pages > free_pages ? pages - free_pages : 0) * st.ms_psize;
+    struct statvfs fs;
+    const char *path;
+    u->disk_free_bytes = mdb_env_get_path(s->env, &path) == 0 && statvfs(path, &fs) == 0
+                             ? (uint64_t) fs.f_bavail * fs.f_frsize : UINT64_MAX;
     return 0;
 }
 

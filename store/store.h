@@ -80,6 +80,16 @@ int store_trim_log(store_t *s, uint64_t id, size_t need, size_t *freed, char *er
 int store_read_log(store_t *s, uint64_t id, size_t max, char **out, size_t *len,
                    char *err, size_t errlen);
 
+/* How full the store is: the map's size, the bytes in pages in use (the
+   file's high-water mark less LMDB's freelist, which later writes reuse),
+   and the free space of the disk under it. Call outside a write txn. */
+typedef struct {
+    uint64_t map_bytes;
+    uint64_t used_bytes;
+    uint64_t disk_free_bytes;
+} store_usage_t;
+int store_usage(store_t *s, store_usage_t *u, char *err, size_t errlen);
+
 /* Retention: delete finished jobs (records and output), oldest first, that
    finished before cutoff_ms, or any while more than max_finished finished
    jobs are stored; at most batch of them per call. Unfinished jobs are

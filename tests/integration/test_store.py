@@ -261,3 +261,31 @@ def test_retention_bounds_the_store_under_a_steady_stream(mesh, tmp_path):
         sizes.append(data.stat().st_size)
     assert mesh.cli("job", first).rc == 4          # the oldest is gone, store and memory
     assert sizes[5] == sizes[3], sizes               # steady state: no growth
+
+
+def test_full_store_refuses_new_jobs_and_keeps_running(mesh):
+    """A store near the end of its map refuses submissions with a clear
+    "store full" error instead of failing a commit; the coordinator stays
+    up, and work already accepted still finishes."""
+    mesh.start_coordinator(extra=["--store-map-size=2M", "--retention-jobs=1000000"])
+    mesh.start_worker("w", slots=8)
+    pad = "y" * 2000
+    accepted, refusals = [], []
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        res = mesh.client.submit_many([("echo", json.dumps({"i": len(accepted), "pad": pad}), 0, {})
+                                       for _ in range(20)])
+        accepted += [jid for jid, err in res if jid]
+        refusals += [err for jid, err in res if err]
+        if refusals:
+            r = mesh.cli("submit", "echo", '--payload={"more":1}')
+            if r.rc == 4 and "store full" in r.err:
+                break                      # full for good: nothing is ever pruned here
+        time.sleep(0.05)
+    else:
+        raise AssertionError(f"never refused for good; {len(accepted)} accepted, {refusals[:3]}")
+    assert all(e.startswith("store full") for e in refusals), set(refusals)
+    assert mesh.coord.alive(), mesh.coord.log_text()[-2000:]
+    assert "MDB_MAP_FULL" not in mesh.coord.log_text()
+    done = mesh.wait_jobs(accepted[-20:], timeout=60)
+    assert all(j["state"] == "succeeded" for j in done.values()), done
