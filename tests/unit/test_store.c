@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <pthread.h>
+#include <time.h>
 #include <dirent.h>
 #include <lmdb.h>
 #include <stdio.h>
@@ -1016,9 +1018,66 @@ static void test_prune(void **state)
     }
 }
 
+
+typedef struct {
+    store_t *s;
+    int found;                /* store_get_job's answer for job 1 */
+    int state;                /* the state it read for job 1 */
+    int found2;               /* and for job 2, written but not committed */
+    char err[200];
+} s_reader_t;
+
+static void *s_read_while_writing(void *arg)
+{
+    s_reader_t *r = arg;
+    job_t *j = NULL;
+    r->found = store_get_job(r->s, 1, &j, NULL, 0, NULL, 0, r->err, sizeof r->err);
+    r->state = j ? (int) j->state : -1;
+    job_destroy(&j);
+    r->found2 = store_get_job(r->s, 2, &j, NULL, 0, NULL, 0, r->err, sizeof r->err);
+    job_destroy(&j);
+    return NULL;
+}
+
+/* A reader in another thread is never blocked by the open write
+   transaction, and sees the last commit, not the writer's changes. */
+static void test_readers_not_blocked(void **state)
+{
+    fx_t *fx = *state;
+    s_open(fx);
+    role_t echo = { .name = "echo", .max_attempts = 1 };
+    job_t *j = job_new(1, &echo, "{}", 2, 0, NULL, 1);
+    assert_int_equal(store_begin(fx->s, fx->err, sizeof fx->err), 0);
+    assert_int_equal(store_put_job(fx->s, j, fx->err, sizeof fx->err), 0);
+    s_commit(fx);
+    assert_int_equal(store_begin(fx->s, fx->err, sizeof fx->err), 0);   /* writer holds it */
+    job_finish(j, JOB_SUCCEEDED, false, 0, "1", 1, NULL, 2);
+    assert_int_equal(store_put_job(fx->s, j, fx->err, sizeof fx->err), 0);
+    job_t *j2 = job_new(2, &echo, "{}", 2, 0, NULL, 3);
+    assert_int_equal(store_put_job(fx->s, j2, fx->err, sizeof fx->err), 0);
+    s_reader_t r = { fx->s, -2, -2, -2, "" };
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, s_read_while_writing, &r), 0);
+    struct timespec deadline;
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    deadline.tv_sec += 10;                    /* bound only a failure */
+    assert_int_equal(pthread_timedjoin_np(t, NULL, &deadline), 0);
+    assert_int_equal(r.found, 1);
+    assert_int_equal(r.state, JOB_QUEUED);    /* the last commit, not the writer's change */
+    assert_int_equal(r.found2, 0);
+    job_t *seen = NULL;                       /* after the commit, the change is there */
+    s_commit(fx);
+    assert_int_equal(store_get_job(fx->s, 1, &seen, NULL, 0, NULL, 0, fx->err, sizeof fx->err), 1);
+    assert_int_equal(seen->state, JOB_SUCCEEDED);
+    job_destroy(&seen);
+    job_destroy(&j);
+    job_destroy(&j2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_readers_not_blocked, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_prune, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_logs, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_open_keeps_cluster_id, s_setup, s_teardown),
