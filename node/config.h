@@ -26,8 +26,8 @@ typedef struct {
     const char *log_level;
     /* coordinator */
     const char *bind, *data_dir, *roles_file, *durability;
-    uint32_t keep_finished, job_log_max, retention_ms, retention_jobs;
-    uint64_t store_map_size, store_reserve;
+    uint32_t keep_finished, retention_ms, retention_jobs;
+    uint64_t store_map_size, store_reserve, job_log_max;
     /* worker */
     const char *coordinator, *id, *name, *roles, *labels, *work_dir;
     uint32_t slots, reconnect_min_ms, reconnect_max_ms, drain_timeout_ms, kill_grace_ms;

@@ -72,6 +72,23 @@ static void test_durations(void **state)
     assert_int_equal(s_parse(&c, err, 4, "submit", "echo", "--timeout=-1s"), -1);
 }
 
+static void test_sizes(void **state)
+{
+    (void) state;
+    config_t c;
+    char err[200];
+    assert_int_equal(s_parse(&c, err, 2, "--role=coordinator"), 0);
+    assert_true(c.store_map_size == 64ULL << 30 && c.job_log_max == 10ULL << 20);
+    assert_int_equal(s_parse(&c, err, 4, "--role=coordinator", "--store-map-size=2M",
+                             "--store-reserve=4096"), 0);
+    assert_true(c.store_map_size == 2ULL << 20 && c.store_reserve == 4096);
+    assert_int_equal(s_parse(&c, err, 3, "--role=coordinator", "--store-map-size=1.5G"), -1);
+    assert_int_equal(s_parse(&c, err, 3, "--role=coordinator", "--store-map-size=-1"), -1);
+    assert_int_equal(s_parse(&c, err, 3, "--role=coordinator", "--store-map-size=99999999T"), -1);
+    assert_int_equal(s_parse(&c, err, 3, "--role=coordinator", "--store-map-size=2MB"), -1);
+    assert_non_null(strstr(err, "K, M, G or T"));
+}
+
 static void test_client_commands(void **state)
 {
     (void) state;
@@ -128,6 +145,7 @@ int main(void)
         cmocka_unit_test(test_worker_defaults),
         cmocka_unit_test(test_flags_and_env),
         cmocka_unit_test(test_durations),
+        cmocka_unit_test(test_sizes),
         cmocka_unit_test(test_client_commands),
         cmocka_unit_test(test_errors),
     };
