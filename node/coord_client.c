@@ -147,10 +147,8 @@ static job_t *s_submit_one(coord_t *c, const pb_submit_item_t *it, char *idout,
         *why = "coordinator out of memory";
         return NULL;
     }
-    char err[200];
-    if (it->idem_key.ptr && !c->store_error &&
-        store_idem_put(c->store, it->idem_key.ptr, it->idem_key.len, job->id, now, err, sizeof err) != 0)
-        log_msg(LL_ERROR, "coordinator", "store: %s", err), c->store_error = true;
+    if (it->idem_key.ptr)
+        coord_save_idem(c, it->idem_key, job->id, now);
     memcpy(idout, job->idstr, JOBID_LEN + 1);
     c->stats.submitted++;
     return job;

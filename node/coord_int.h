@@ -84,6 +84,7 @@ void coord_rid_key(const void *rid, size_t size, char *out);
 int coord_store_open(coord_t *c);
 void coord_save_job(coord_t *c, const job_t *job);
 void coord_save_peer(coord_t *c, const peer_t *p);
+void coord_save_idem(coord_t *c, pb_str_t key, uint64_t id, int64_t created_ms);
 /* Append a chunk of the job's output (capped per job, oldest dropped). */
 void coord_save_log(coord_t *c, job_t *job, const char *data, size_t len);
 /* Retention: at most every PRUNE_EVERY_MS, delete up to PRUNE_BATCH

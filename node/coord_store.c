@@ -1,16 +1,22 @@
 /*  node/coord_store.c — the coordinator's use of the LMDB store.
 
-    Three duties:
     - Recovery at start: roles (the store's, then the roles file's on top),
       worker registrations (offline until they say HELLO), and every job not
-      yet finished: queued jobs go back to their queues, running jobs stay
-      leased to their worker, which has one liveness period to come back and
-      report them before they are requeued.
-    - Write-through: every change of a job or a registration is put into the
-      turn's write transaction as it happens (coord_save_*).
+      yet finished: queued jobs go back to their queues, scheduled ones to
+      the later heap, running jobs stay leased to their worker, which has
+      one liveness period to come back and report them before they are
+      requeued.
+    - Write-through: every change of a job, a registration, an idempotency
+      key or a job's output is put into the turn's write transaction as it
+      happens (coord_save_*). After one failed write nothing more is written
+      that turn, and the commit refuses: half a turn is never committed.
     - Acknowledge after durability: every message for a client is held in
-      the outbox and leaves only after the turn's commit (and fsync) returned
-      (coord_commit, then coord_outbox_flush).
+      the outbox and leaves only after the turn's commit (and fsync)
+      returned (coord_commit, then coord_outbox_flush).
+    - Housekeeping once a second: retention (coord_prune) and how much room
+      is left (coord_store_room refuses new jobs near the end of it).
+    - Queries that reach past the memory cache: JOB, JOBS, RETRY of jobs
+      that only the store still holds.
 */
 #include "node/coord_int.h"
 #include "mesh/objenc.h"
@@ -38,6 +44,16 @@ void coord_save_job(coord_t *c, const job_t *job)
     if (store_begin(c->store, err, sizeof err) != 0 ||
         store_put_job(c->store, job, err, sizeof err) != 0)
         s_failed(c, "saving a job", err);
+}
+
+void coord_save_idem(coord_t *c, pb_str_t key, uint64_t id, int64_t created_ms)
+{
+    char err[200];
+    if (c->store_error)
+        return;
+    if (store_begin(c->store, err, sizeof err) != 0 ||
+        store_idem_put(c->store, key.ptr, key.len, id, created_ms, err, sizeof err) != 0)
+        s_failed(c, "saving an idempotency key", err);
 }
 
 void coord_save_peer(coord_t *c, const peer_t *p)
