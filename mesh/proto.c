@@ -223,6 +223,7 @@ typedef struct {
     uint32_t field;         /* 1-based field of the list being read */
     int64_t item;           /* index in that list; -1 when reading top-level fields */
     uint32_t tuple_size;    /* elements in the tuple being read (optional fields) */
+    uint32_t nfields;       /* fields after the command (optional top-level fields) */
 } s_ctx_t;
 
 /* Field i (0-based) named name is not a what. Always false. */
@@ -659,6 +660,13 @@ static bool s_dec_result(s_ctx_t *c, const msgpack_object *f, pb_msg_t *m)
     return true;
 }
 
+/* PING, PONG: the sequence number is optional (version-1 peers may send none). */
+static bool s_dec_ping(s_ctx_t *c, const msgpack_object *f, pb_msg_t *m)
+{
+    m->u.ping.seq = 0;
+    return c->nfields < 1 || s_u64(c, f, 0, "seq", &m->u.ping.seq);
+}
+
 static bool s_dec_error(s_ctx_t *c, const msgpack_object *f, pb_msg_t *m)
 {
     pb_error_t *e = &m->u.error;
@@ -678,13 +686,13 @@ typedef struct {
 static const s_cmd_info_t s_cmds[PB_CMD_COUNT] = {
     [PB_INVALID]   = { "INVALID", 0, NULL },
     [PB_HELLO]     = { "HELLO", 10, s_dec_hello },
-    [PB_PING]      = { "PING", 0, NULL },
+    [PB_PING]      = { "PING", 0, s_dec_ping },
     [PB_LOG]       = { "LOG", 4, s_dec_log },
     [PB_DONE]      = { "DONE", 1, s_dec_done },
     [PB_DRAIN]     = { "DRAIN", 0, NULL },
     [PB_BYE]       = { "BYE", 0, NULL },
     [PB_WELCOME]   = { "WELCOME", 3, s_dec_welcome },
-    [PB_PONG]      = { "PONG", 0, NULL },
+    [PB_PONG]      = { "PONG", 0, s_dec_ping },
     [PB_ASSIGN]    = { "ASSIGN", 1, s_dec_assign },
     [PB_REVOKE]    = { "REVOKE", 2, s_dec_revoke },
     [PB_SUBMIT]    = { "SUBMIT", 3, s_dec_submit },
@@ -779,7 +787,7 @@ static bool s_decode_fields(pb_msg_t *msg, pb_err_t *err)
         return false;
     }
     msg->cmd = cmd;
-    s_ctx_t c = { msg->unpacked.zone, info->name, err, 0, -1, 0 };
+    s_ctx_t c = { msg->unpacked.zone, info->name, err, 0, -1, 0, top->via.array.size - 3 };
     return info->decode == NULL || info->decode(&c, top->via.array.ptr + 3, msg);
 }
 
@@ -941,8 +949,18 @@ void pb_enc_hello(pb_buf_t *b, const pb_hello_t *m)
     pb_w_bool(b, m->draining);
 }
 
-void pb_enc_ping(pb_buf_t *b)  { pb_w_begin(b, PB_PING, 0); }
-void pb_enc_pong(pb_buf_t *b)  { pb_w_begin(b, PB_PONG, 0); }
+void pb_enc_ping(pb_buf_t *b, uint64_t seq)
+{
+    pb_w_begin(b, PB_PING, 1);
+    pb_w_uint(b, seq);
+}
+
+void pb_enc_pong(pb_buf_t *b, uint64_t seq)
+{
+    pb_w_begin(b, PB_PONG, 1);
+    pb_w_uint(b, seq);
+}
+
 void pb_enc_drain(pb_buf_t *b) { pb_w_begin(b, PB_DRAIN, 0); }
 void pb_enc_bye(pb_buf_t *b)   { pb_w_begin(b, PB_BYE, 0); }
 

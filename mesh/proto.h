@@ -105,6 +105,14 @@ typedef struct {
     uint32_t n;
 } pb_done_t;
 
+/* PING and PONG: an optional sequence number; a PONG echoes its PING's.
+   The coordinator answers a PING only after everything the worker sent
+   before it is durable, so the number tells the worker which of its DONE
+   items are safe (0 when absent). */
+typedef struct {
+    uint64_t seq;
+} pb_ping_t;
+
 /* WELCOME: the coordinator accepted a HELLO. */
 typedef struct {
     uint32_t heartbeat_ms;     /* the coordinator's heartbeat interval */
@@ -185,6 +193,7 @@ typedef struct {
     pb_cmd_t cmd;
     union {
         pb_hello_t hello;
+        pb_ping_t ping;        /* PING, PONG */
         pb_log_t log;
         pb_done_t done;
         pb_welcome_t welcome;
@@ -252,8 +261,8 @@ void pb_w_strs(pb_buf_t *b, const pb_strs_t *s); /* [str] */
 
 /* Whole-message encoders: each resets nothing; call pb_buf_reset first. */
 void pb_enc_hello(pb_buf_t *b, const pb_hello_t *m);
-void pb_enc_ping(pb_buf_t *b);
-void pb_enc_pong(pb_buf_t *b);
+void pb_enc_ping(pb_buf_t *b, uint64_t seq);
+void pb_enc_pong(pb_buf_t *b, uint64_t seq);
 void pb_enc_drain(pb_buf_t *b);
 void pb_enc_bye(pb_buf_t *b);
 void pb_enc_log(pb_buf_t *b, const pb_log_t *m);

@@ -429,10 +429,10 @@ void coord_worker_msg(coord_t *c, const rid_t *rid, pb_msg_t *msg)
     p->last_seen_ms = clock_mono_ms();
     p->seen_wall_ms = clock_wall_ms();
     switch (msg->cmd) {
-    case PB_PING:
+    case PB_PING:   /* answered after the commit: it confirms what came before */
         pb_buf_reset(&c->out);
-        pb_enc_pong(&c->out);
-        coord_send(c, rid->data, rid->size);
+        pb_enc_pong(&c->out, msg->u.ping.seq);
+        coord_reply(c, rid->data, rid->size);
         break;
     case PB_LOG:
         s_log(c, p, &msg->u.log);

@@ -948,6 +948,7 @@ task_outcome(task_t *t, task_done_t *out)
     out->exit_code = t->out_exit_code;
     out->result = t->result;
     out->error = t->error;
+    out->confirm_seq = 0;
     t->job_id = t->result = t->error = NULL;
     return 0;
 }

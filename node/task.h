@@ -57,6 +57,7 @@ typedef struct {
     int32_t exit_code;
     char *result;               /* JSON text, or NULL */
     char *error;                /* one line, or NULL */
+    uint64_t confirm_seq;       /* sent: the PING whose PONG confirms it; 0 = unsent */
 } task_done_t;
 
 /* Fill d as a "rejected" item (the lease was not run). 0, or -1 on ENOMEM. */

@@ -21,15 +21,16 @@
     A new socket is made for every connection; the old one is closed with
     linger 0, so nothing queued for a dead coordinator leaks into the next.
     The socket has ZMQ_IMMEDIATE set: while its TCP connection is down a
-    send fails at once instead of queueing, so a DONE is kept (and its lease
-    reported in the next HELLO) rather than lost in a dead queue. A DONE that
-    zmq took just before the link dropped can still be lost; at-least-once
-    delivery covers it (the lease is missing from the next HELLO, so the job
-    runs again). The first
-    HELLO on a new socket usually finds no connection yet and is retried
-    every S_HELLO_RETRY_MS until it leaves.
+    send fails at once instead of queueing. A DONE that zmq took just before
+    the link dropped (or that a coordinator read but died before committing)
+    is not lost either: it is kept until its PONG confirms it (see below).
+    The first HELLO on a new socket usually finds no connection yet and is
+    retried every S_HELLO_RETRY_MS until it leaves.
 
     Rules this file keeps:
+    - A DONE item is forgotten only when the PONG to a PING sent after it
+      arrives (the coordinator answers after committing): until then its
+      lease is listed in HELLO and it is sent again after a new WELCOME.
     - Before WELCOME nothing but HELLO is sent. Job output produced while not
       READY is dropped (and counted); DONE items are kept until they are
       sent, and every lease they name is reported in HELLO as still held.
@@ -110,9 +111,12 @@ typedef struct {
     task_t **tasks;           /* owned; finished ones leave in s_collect */
     size_t ntasks;
     size_t task_cap;
-    task_done_t *done;        /* outcomes not yet sent, owned */
+    task_done_t *done;        /* outcomes not yet confirmed, owned: [0, nsent) were
+                                 sent and await their PONG, the rest are unsent */
     size_t ndone;
+    size_t nsent;
     size_t done_cap;
+    uint64_t ping_seq;        /* number of the last PING sent; never reset */
 
     /* this turn's poll */
     zmq_pollitem_t *items;    /* socket?, signalfd, then task fds */
@@ -175,13 +179,36 @@ s_send(s_worker_t *w, int64_t now)
     return 0;
 }
 
+/* PING with the next number; its PONG confirms everything sent before. */
+static void
+s_ping(s_worker_t *w, int64_t now)
+{
+    pb_buf_reset(&w->out);
+    pb_enc_ping(&w->out, ++w->ping_seq);
+    w->last_ping = now;
+    s_send(w, now);
+}
+
+/* The coordinator made durable everything sent before PING seq: those DONE
+   items need never be sent again. */
+static void
+s_on_pong(s_worker_t *w, uint64_t seq)
+{
+    size_t k = 0;
+    while (k < w->nsent && w->done[k].confirm_seq && w->done[k].confirm_seq <= seq)
+        task_done_free(&w->done[k++]);
+    if (k == 0)
+        return;
+    memmove(w->done, w->done + k, (w->ndone - k) * sizeof *w->done);
+    w->ndone -= k;
+    w->nsent -= k;
+}
+
 static void
 s_send_simple(s_worker_t *w, pb_cmd_t cmd, int64_t now)
 {
     pb_buf_reset(&w->out);
-    if (cmd == PB_PING)
-        pb_enc_ping(&w->out);
-    else if (cmd == PB_DRAIN)
+    if (cmd == PB_DRAIN)
         pb_enc_drain(&w->out);
     else
         pb_enc_bye(&w->out);
@@ -202,10 +229,15 @@ s_held_leases(const s_worker_t *w, uint32_t *n)
     return refs;
 }
 
-/* Encode and send HELLO; hello_sent tells whether it left. */
+/* Encode and send HELLO; hello_sent tells whether it left. Sent but
+   unconfirmed DONE items are listed as held and sent again after WELCOME:
+   a new or restarted coordinator may never have committed them. */
 static void
 s_try_hello(s_worker_t *w, int64_t now)
 {
+    for (size_t i = 0; i < w->nsent; i++)
+        w->done[i].confirm_seq = 0;
+    w->nsent = 0;
     const worker_opts_t *o = w->opts;
     size_t nlabels = o->labels ? o->labels->n : 0;
     pb_kv_t *labels = calloc(nlabels + 1, sizeof *labels);
@@ -584,28 +616,28 @@ s_done_batch(const s_worker_t *w, size_t from)
 static void
 s_send_done(s_worker_t *w, int64_t now)
 {
-    size_t sent = 0;
-    while (w->conn == S_READY && sent < w->ndone) {
+    size_t before = w->nsent;
+    while (w->conn == S_READY && w->nsent < w->ndone) {
         pb_done_item_t items[S_DONE_BATCH];
-        uint32_t n = s_done_batch(w, sent);
+        uint32_t n = s_done_batch(w, w->nsent);
         for (uint32_t i = 0; i < n; i++) {
-            const task_done_t *d = &w->done[sent + i];
+            task_done_t *d = &w->done[w->nsent + i];
+            d->confirm_seq = w->ping_seq + 1;    /* the PING sent below */
             items[i] = (pb_done_item_t) {
                 pb_s(d->job_id), d->attempt, pb_s(d->state), d->has_exit_code,
                 d->exit_code, pb_s(d->result), pb_s(d->error) };
         }
         pb_buf_reset(&w->out);
         pb_enc_done(&w->out, items, n);
-        if (s_send(w, now) < 0)
+        if (s_send(w, now) < 0) {
+            for (uint32_t i = 0; i < n; i++)
+                w->done[w->nsent + i].confirm_seq = 0;
             break;            /* kept; tried again next turn */
-        sent += n;
+        }
+        w->nsent += n;
     }
-    if (sent == 0)
-        return;
-    for (size_t i = 0; i < sent; i++)
-        task_done_free(&w->done[i]);
-    memmove(w->done, w->done + sent, (w->ndone - sent) * sizeof *w->done);
-    w->ndone -= sent;
+    if (w->nsent > before)
+        s_ping(w, now);       /* its PONG says they are durable */
 }
 
 /* ---- coordinator messages ------------------------------------------------ */
@@ -687,7 +719,7 @@ s_on_frame(s_worker_t *w, const void *data, size_t size, int64_t now)
     }
     switch (msg->cmd) {
     case PB_WELCOME: s_on_welcome(w, &msg->u.welcome, now); break;
-    case PB_PONG:    break;
+    case PB_PONG:    s_on_pong(w, msg->u.ping.seq); break;
     case PB_ASSIGN:  s_on_assign(w, &msg->u.assign, now); break;
     case PB_REVOKE:  s_on_revoke(w, &msg->u.revoke, now); break;
     case PB_ERROR:   s_on_error(w, &msg->u.error, now); break;
@@ -905,10 +937,8 @@ s_heartbeat(s_worker_t *w, int64_t now)
         return;
     bool quiet_out = now - w->last_send >= hb;
     bool quiet_in = now - w->last_recv >= hb && now - w->last_ping >= hb;
-    if (quiet_out || quiet_in) {
-        w->last_ping = now;
-        s_send_simple(w, PB_PING, now);
-    }
+    if (quiet_out || quiet_in)
+        s_ping(w, now);
 }
 
 static void

@@ -289,3 +289,28 @@ def test_full_store_refuses_new_jobs_and_keeps_running(mesh):
     assert "MDB_MAP_FULL" not in mesh.coord.log_text()
     done = mesh.wait_jobs(accepted[-20:], timeout=60)
     assert all(j["state"] == "succeeded" for j in done.values()), done
+
+
+def test_done_in_flight_when_coordinator_dies_is_not_lost(mesh, tmp_path):
+    """A worker keeps a DONE until the PONG to its next PING says the
+    coordinator made it durable; if the coordinator dies first, the worker
+    reports the lease again and re-sends the DONE to the new one. With a
+    single attempt allowed, losing that DONE would leave the job dead."""
+    marker = tmp_path / "finished"
+    # liveness 20: the worker waits 4 s of silence before it gives up on the
+    # coordinator, so it sends the DONE into a connection it still trusts
+    mesh.start_coordinator(roles=[{"name": "once", "max_attempts": 1,
+                                   "command": ["/bin/sh", "-c", f"sleep 1; touch {marker}"]}],
+                           liveness="20")
+    mesh.start_worker("w", roles="once", slots=1)
+    jid = mesh.submit("once", {})
+    mesh.wait_job(jid, "running", timeout=30)
+    mesh.coord.signal(signal.SIGSTOP)        # it will never read the DONE
+    wait_for(marker.exists, timeout=30, desc="the job to finish on the worker")
+    time.sleep(0.5)                          # the DONE leaves the worker
+    mesh.coord.signal(signal.SIGKILL)
+    mesh.coord.wait(15)
+    mesh.reset_client()
+    mesh.start_coordinator()
+    j = mesh.wait_job(jid, timeout=60)
+    assert j["state"] == "succeeded" and j["attempts"] == 1, j

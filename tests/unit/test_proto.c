@@ -412,21 +412,40 @@ static void test_hello_empty(void **state)
 static void test_fieldless_commands(void **state)
 {
     (void) state;
-    static const unsigned char ping[] = { 0x93, 0xa2, 'P', 'B', 0x01, 0xa4, 'P', 'I', 'N', 'G' };
-    void (*enc[])(pb_buf_t *) = { pb_enc_ping, pb_enc_pong, pb_enc_drain, pb_enc_bye };
-    pb_cmd_t cmd[] = { PB_PING, PB_PONG, PB_DRAIN, PB_BYE };
+    static const unsigned char ping[] = { 0x94, 0xa2, 'P', 'B', 0x01, 0xa4, 'P', 'I', 'N', 'G', 0x07 };
+    static const unsigned char bare[] = { 0x93, 0xa2, 'P', 'B', 0x01, 0xa4, 'P', 'O', 'N', 'G' };
+    void (*enc[])(pb_buf_t *) = { pb_enc_drain, pb_enc_bye };
+    pb_cmd_t cmd[] = { PB_DRAIN, PB_BYE };
     pb_buf_t b;
     pb_buf_init(&b);
-    for (unsigned i = 0; i < 4; i++) {
+    for (unsigned i = 0; i < 2; i++) {
         pb_buf_reset(&b);
         enc[i](&b);
         pb_msg_t *m = t_ok(&b, cmd[i]);
         pb_msg_destroy(&m);
     }
     pb_buf_reset(&b);
-    pb_enc_ping(&b);
+    pb_enc_ping(&b, 7);
     assert_int_equal(pb_buf_size(&b), sizeof ping);
     assert_memory_equal(pb_buf_data(&b), ping, sizeof ping);
+    pb_msg_t *m = t_ok(&b, PB_PING);
+    assert_true(m->u.ping.seq == 7);
+    pb_msg_destroy(&m);
+    pb_buf_reset(&b);
+    pb_enc_pong(&b, UINT64_MAX);
+    m = t_ok(&b, PB_PONG);
+    assert_true(m->u.ping.seq == UINT64_MAX);
+    pb_msg_destroy(&m);
+    /* a PONG without its number (an older peer) is still valid: seq 0 */
+    pb_buf_reset(&b);
+    t_raw(&b, (const char *) bare, sizeof bare);
+    m = t_ok(&b, PB_PONG);
+    assert_true(m->u.ping.seq == 0);
+    pb_msg_destroy(&m);
+    pb_buf_reset(&b);                  /* a number that is not a uint is not */
+    pb_w_begin(&b, PB_PING, 1);
+    pb_w_cstr(&b, "7");
+    t_bad(&b, PB_E_MALFORMED, "seq");
     pb_buf_free(&b);
 }
 
@@ -1201,12 +1220,12 @@ static void test_trailing_bytes(void **state)
     (void) state;
     pb_buf_t b;
     pb_buf_init(&b);
-    pb_enc_ping(&b);
+    pb_enc_ping(&b, 1);
     t_raw(&b, "\x00", 1);
     t_bad(&b, PB_E_MALFORMED, "trailing");
     pb_buf_reset(&b);
-    pb_enc_ping(&b);
-    pb_enc_pong(&b);                                /* two messages in one frame */
+    pb_enc_ping(&b, 1);
+    pb_enc_pong(&b, 1);                             /* two messages in one frame */
     t_bad(&b, PB_E_MALFORMED, "trailing");
     pb_buf_free(&b);
 }
@@ -1333,7 +1352,7 @@ static void test_destroy_and_buffers(void **state)
     assert_null(m);
     pb_buf_free(&b);
     pb_buf_free(&b);                                /* twice is harmless */
-    pb_enc_pong(&b);                                /* and b is usable again */
+    pb_enc_pong(&b, 2);                             /* and b is usable again */
     m = t_ok(&b, PB_PONG);
     pb_msg_destroy(&m);
     pb_buf_free(&b);
