@@ -39,6 +39,7 @@ static const flag_t s_flags[] = {
     { "keep-finished", M_CO, T_UINT, O(keep_finished), "10000", "finished jobs also cached in memory" },
     { "retention", M_CO, T_DUR, O(retention_ms), "168h", "finished jobs (and their output) are deleted after this" },
     { "retention-jobs", M_CO, T_UINT, O(retention_jobs), "1000000", "and the oldest finished jobs beyond this many" },
+    { "retention-bytes", M_CO, T_SIZE, O(retention_bytes), "16G", "and the oldest finished jobs while the store uses more" },
     { "store-map-size", M_CO, T_SIZE, O(store_map_size), "64G", "address space for the LMDB map (the file grows as used)" },
     { "store-reserve", M_CO, T_SIZE, O(store_reserve), "256M", "refuse new jobs when the disk has less free than this" },
     { "job-log-max", M_CO, T_SIZE, O(job_log_max), "10M", "output kept per job (the tail; older output is dropped)" },

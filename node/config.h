@@ -27,7 +27,7 @@ typedef struct {
     /* coordinator */
     const char *bind, *data_dir, *roles_file, *durability;
     uint32_t keep_finished, retention_ms, retention_jobs;
-    uint64_t store_map_size, store_reserve, job_log_max;
+    uint64_t store_map_size, store_reserve, job_log_max, retention_bytes;
     /* worker */
     const char *coordinator, *id, *name, *roles, *labels, *work_dir;
     uint32_t slots, reconnect_min_ms, reconnect_max_ms, drain_timeout_ms, kill_grace_ms;

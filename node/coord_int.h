@@ -67,6 +67,7 @@ typedef struct {
     char store_full[200];     /* why new jobs are refused; "" while there is room */
     int64_t store_budget;     /* bytes new jobs may still take before the next check */
     bool store_recheck;       /* check the store's room next turn, not in a second */
+    bool store_over_size;     /* in-use bytes exceed --retention-bytes */
     int64_t last_log_malformed; /* rate limit for malformed-frame warnings */
     coord_stats_t stats;
 } coord_t;
@@ -91,6 +92,7 @@ void coord_save_log(coord_t *c, job_t *job, const char *data, size_t len);
    finished jobs older than --retention or beyond --retention-jobs. */
 #define PRUNE_EVERY_MS 1000
 #define PRUNE_BATCH 10000
+#define PRUNE_BATCH_OVER_SIZE 1000
 void coord_prune(coord_t *c, int64_t now_mono);
 /* Whether a new job with this payload fits; false (and store_full says
    why) when the store is (nearly) full. */

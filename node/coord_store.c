@@ -155,6 +155,7 @@ static void s_check_full(coord_t *c)
     store_usage_t u;
     if (store_usage(c->store, &u, err, sizeof err) != 0)
         return;
+    c->store_over_size = u.used_bytes > c->opts->retention_bytes;
     bool was = c->store_full[0] != '\0';
     int64_t room = (int64_t) (u.map_bytes / 10 * 9) - (int64_t) u.used_bytes;
     int64_t disk = u.disk_free_bytes == UINT64_MAX ? INT64_MAX
@@ -201,9 +202,12 @@ void coord_prune(coord_t *c, int64_t now_mono)
     c->last_prune = now_mono;
     s_check_full(c);
     int64_t cutoff = clock_wall_ms() - (int64_t) c->opts->retention_ms;
+    /* over --retention-bytes: the oldest finished jobs go, a batch a second,
+       whatever their age, until the store is back under it */
+    uint64_t keep = c->store_over_size ? 0 : c->opts->retention_jobs;
+    size_t batch = c->store_over_size ? PRUNE_BATCH_OVER_SIZE : PRUNE_BATCH;
     if (store_begin(c->store, err, sizeof err) != 0 ||
-        store_prune(c->store, cutoff, c->opts->retention_jobs, PRUNE_BATCH, s_forget, c, &pruned,
-                    err, sizeof err) != 0) {
+        store_prune(c->store, cutoff, keep, batch, s_forget, c, &pruned, err, sizeof err) != 0) {
         s_failed(c, "pruning finished jobs", err);
         return;
     }

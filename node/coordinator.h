@@ -26,6 +26,7 @@ typedef struct {
     uint64_t store_map_size;   /* LMDB map size, bytes */
     uint64_t store_reserve;    /* disk bytes kept free: below it, new jobs are refused */
     uint64_t retention_jobs;   /* and the oldest beyond this many finished ones */
+    uint64_t retention_bytes;  /* and the oldest while the store uses more than this */
 } coord_opts_t;
 
 /* Returns the process exit code: 0 after a clean stop, 1 when it could not

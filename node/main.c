@@ -48,7 +48,8 @@ static int s_coordinator(const config_t *cfg, int sigfd)
         .heartbeat_ms = cfg->heartbeat_ms, .liveness = cfg->liveness,
         .max_message = cfg->max_message, .keep_finished = cfg->keep_finished,
         .job_log_max = cfg->job_log_max, .retention_ms = cfg->retention_ms,
-        .retention_jobs = cfg->retention_jobs, .store_map_size = cfg->store_map_size,
+        .retention_jobs = cfg->retention_jobs, .retention_bytes = cfg->retention_bytes,
+        .store_map_size = cfg->store_map_size,
         .store_reserve = cfg->store_reserve,
     };
     return coordinator_run(&o, sigfd);

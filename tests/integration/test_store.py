@@ -14,7 +14,7 @@ import time
 import msgpack
 import zmq
 
-from conftest import TERMINAL, pack, unpack, wait_for
+from conftest import TERMINAL, ProtoError, pack, unpack, wait_for
 
 
 def stream_until_killed(mesh, total, kill_after):
@@ -314,3 +314,30 @@ def test_done_in_flight_when_coordinator_dies_is_not_lost(mesh, tmp_path):
     mesh.start_coordinator()
     j = mesh.wait_job(jid, timeout=60)
     assert j["state"] == "succeeded" and j["attempts"] == 1, j
+
+
+def _ended_or_pruned(mesh, jid):
+    try:
+        return mesh.job(jid)["state"] in TERMINAL
+    except ProtoError:
+        return True                                  # already pruned: it ended
+
+
+def test_retention_by_bytes(mesh, tmp_path):
+    """With --retention-bytes the oldest finished jobs go while the store
+    uses more than that, whatever their age and count: the file levels off."""
+    mesh.start_coordinator(extra=["--retention-bytes=400K", "--keep-finished=10"])
+    mesh.start_worker("w", slots=16)
+    data = tmp_path / "data" / "data.mdb"
+    sizes, first = [], None
+    for rnd in range(6):
+        res = mesh.client.submit_many([("echo", json.dumps({"r": rnd, "i": i, "pad": "z" * 1000}),
+                                        0, {}) for i in range(300)])
+        ids = [jid for jid, _ in res]
+        first = first or ids[0]
+        wait_for(lambda: _ended_or_pruned(mesh, ids[-1]), timeout=60, desc="the round to end")
+        time.sleep(2.5)                              # two retention passes
+        sizes.append(data.stat().st_size)
+    assert mesh.cli("job", first).rc == 4            # pruned although young
+    assert len(mesh.client.jobs(limit=10000)) < 1800
+    assert sizes[5] <= sizes[3], sizes               # levelled off
