@@ -46,6 +46,7 @@ job_t *job_new(uint64_t id, role_t *role, const char *payload, size_t payload_le
     job->role = role;
     job->priority = priority;
     job->state = JOB_QUEUED;
+    job->stored_state = JOB_STATE_COUNT;
     job->created_ms = now_ms;
     job->payload = strndup(payload, payload_len);
     if (!job->payload || (where && kv_copy(&job->where, where) != 0))

@@ -44,6 +44,8 @@ typedef struct job {
     int32_t priority;            /* higher runs first */
     kvlist_t where;              /* labels a worker must carry, owned */
     job_state_t state;
+    job_state_t stored_state;    /* the state its store record holds;
+                                    JOB_STATE_COUNT while it has none */
     uint32_t attempts;           /* attempts started so far */
     uint32_t attempt_base;       /* attempts before the last manual retry: the
                                     role's max_attempts counts from here */

@@ -83,7 +83,7 @@ void coord_rid_key(const void *rid, size_t size, char *out);
 /* coord_store.c: recovery, write-through, and the outbox of client
    messages that leave only after the turn's commit. */
 int coord_store_open(coord_t *c);
-void coord_save_job(coord_t *c, const job_t *job);
+void coord_save_job(coord_t *c, job_t *job);
 void coord_save_peer(coord_t *c, const peer_t *p);
 void coord_save_idem(coord_t *c, pb_str_t key, uint64_t id, int64_t created_ms);
 /* Append a chunk of the job's output (capped per job, oldest dropped). */
@@ -108,7 +108,8 @@ void coord_outbox_flush(coord_t *c);
 void coord_outbox_free(coord_t *c);
 
 /* Queries answered from the store, for jobs older than the memory cache. */
-#define COORD_SCAN_MAX 50000  /* stored records one JOBS query may read */
+#define COORD_SCAN_MAX 50000  /* stored records one JOBS query may read (through
+                                 the state or role index when it filters) */
 typedef struct {
     bool by_state;
     job_state_t state;

@@ -36,7 +36,7 @@ static void s_failed(coord_t *c, const char *what, const char *err)
 
 /* After a failed write the store has aborted the turn's transaction: write
    nothing more this turn (a new transaction would commit half a turn). */
-void coord_save_job(coord_t *c, const job_t *job)
+void coord_save_job(coord_t *c, job_t *job)
 {
     char err[200];
     if (c->store_error)
@@ -539,7 +539,8 @@ size_t coord_stored_jobs(coord_t *c, const coord_filter_t *f, pb_buf_t *out)
 {
     char err[200];
     s_listing_t l = { c, f, out, 0, 0 };
-    if (store_each_job_desc(c->store, 0, s_list_one, &l, err, sizeof err) < 0)
+    job_state_t state = f->by_state ? f->state : JOB_STATE_COUNT;
+    if (store_each_job_where(c->store, state, f->role, s_list_one, &l, err, sizeof err) < 0)
         log_msg(LL_WARN, "coordinator", "store: listing jobs: %s", err);
     return l.n;
 }

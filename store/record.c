@@ -709,6 +709,7 @@ int rec_dec_job(const void *data, size_t size, rec_job_t *out, char *err, size_t
         job_destroy(&job);
         return -1;
     }
+    job->stored_state = job->state;   /* as the store holds it */
     out->job = job;
     return 0;
 }

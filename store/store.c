@@ -50,7 +50,7 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
-#define S_MAXDBS        8
+#define S_MAXDBS        12
 #define S_ID_BYTES      16              /* random bytes of a cluster id */
 #define S_ID_LEN        (2 * S_ID_BYTES)
 #define S_LOCK_FILE     "popebot.lock"
@@ -68,6 +68,8 @@ struct store {
     MDB_dbi roles;               /* role name -> role record */
     MDB_dbi idem;                /* idempotency key -> job id, created ms (16 bytes BE) */
     MDB_dbi logs;                /* job id (8 BE) + seq (4 BE) -> a chunk of output */
+    MDB_dbi by_state;            /* state (1) + job id (8 BE) -> empty */
+    MDB_dbi by_role;             /* role name + NUL + job id (8 BE) -> empty */
     MDB_txn *txn;                /* the open write transaction, or NULL */
     bool sync;                   /* flush to the disk in store_commit */
     int lock_fd;                 /* DIR/popebot.lock, flock'd while open; -1 if not */
@@ -194,7 +196,7 @@ static int s_open_dbs(store_t *s, MDB_txn *txn, char *err, size_t errlen)
     struct { const char *name; MDB_dbi *dbi; } dbs[] = {
         { "meta", &s->meta }, { "jobs", &s->jobs }, { "active", &s->active },
         { "workers", &s->workers }, { "roles", &s->roles }, { "idem", &s->idem },
-        { "logs", &s->logs }
+        { "logs", &s->logs }, { "by_state", &s->by_state }, { "by_role", &s->by_role }
     };
     for (size_t i = 0; i < sizeof dbs / sizeof dbs[0]; i++) {
         int rc = mdb_dbi_open(txn, dbs[i].name, MDB_CREATE, dbs[i].dbi);
@@ -272,10 +274,35 @@ static int s_load_cluster_id(store_t *s, MDB_txn *txn, char *err, size_t errlen)
    open transaction. */
 typedef int (s_migrate_fn)(store_t *s, MDB_txn *txn, char *err, size_t errlen);
 
-/* s_migrations[k] migrates schema k to k + 1. Schema 1 is the first, so
-   there is none yet (index 0 is never used: no store has schema 0). A new
-   schema version adds its step at the end. */
-static s_migrate_fn *const s_migrations[STORE_SCHEMA_VERSION] = { NULL };
+static int s_index_job(MDB_txn *txn, store_t *s, const char *role, uint64_t id,
+                       job_state_t old, job_state_t now);
+
+/* Schema 1 -> 2: build the state and role indexes from the jobs. */
+static int s_migrate_1(store_t *s, MDB_txn *txn, char *err, size_t errlen)
+{
+    MDB_cursor *cur;
+    MDB_val k, v;
+    int rc = mdb_cursor_open(txn, s->jobs, &cur);
+    for (rc = rc ? rc : mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        rec_job_t rec;
+        char why[200];
+        if (rec_dec_job(v.mv_data, v.mv_size, &rec, why, sizeof why) != 0)
+            continue;                   /* a bad record stays unindexed */
+        rc = s_index_job(txn, s, rec.role, rec.job->id, JOB_STATE_COUNT, rec.job->state);
+        job_destroy(&rec.job);
+        if (rc != 0)
+            break;
+    }
+    mdb_cursor_close(cur);
+    if (rc == 0 || rc == MDB_NOTFOUND)
+        return 0;
+    return s_mdb_fail(err, errlen, "migrating to schema 2 (indexes)", rc);
+}
+
+/* s_migrations[k] migrates schema k to k + 1 (index 0 is never used: no
+   store has schema 0). A new schema version adds its step at the end. */
+static s_migrate_fn *const s_migrations[STORE_SCHEMA_VERSION] = { NULL, s_migrate_1 };
 
 static int s_migrate(store_t *s, MDB_txn *txn, uint32_t from, char *err, size_t errlen)
 {
@@ -430,7 +457,65 @@ static MDB_val s_buf_val(rec_buf_t *b)
     return v;
 }
 
-int store_put_job(store_t *s, const job_t *job, char *err, size_t errlen)
+static MDB_val s_state_key(job_state_t state, uint64_t id, uint8_t kb[9])
+{
+    kb[0] = (uint8_t) state;
+    for (int i = 8; i >= 1; i--, id >>= 8)
+        kb[i] = (uint8_t) id;
+    MDB_val k = { 9, kb };
+    return k;
+}
+
+/* role + NUL + id; kb has REC_NAME_MAX + 10 bytes. */
+static MDB_val s_role_key(const char *role, uint64_t id, uint8_t *kb)
+{
+    size_t n = strlen(role);
+    memcpy(kb, role, n);
+    kb[n] = 0;
+    for (int i = 8; i >= 1; i--, id >>= 8)
+        kb[n + i] = (uint8_t) id;
+    MDB_val k = { n + 9, kb };
+    return k;
+}
+
+/* Index a job's state (dropping its old entry) and, when new, its role. */
+static int s_index_job(MDB_txn *txn, store_t *s, const char *role, uint64_t id,
+                       job_state_t old, job_state_t now)
+{
+    uint8_t sk[9], rk[REC_NAME_MAX + 10];
+    MDB_val k, none = { 0, NULL };
+    int rc = 0;
+    if (old == now)
+        return 0;
+    if (old < JOB_STATE_COUNT) {
+        k = s_state_key(old, id, sk);
+        rc = mdb_del(txn, s->by_state, &k, NULL);
+        rc = rc == MDB_NOTFOUND ? 0 : rc;
+    } else {
+        k = s_role_key(role, id, rk);
+        rc = mdb_put(txn, s->by_role, &k, &none, 0);
+    }
+    if (rc == 0) {
+        k = s_state_key(now, id, sk);
+        rc = mdb_put(txn, s->by_state, &k, &none, 0);
+    }
+    return rc;
+}
+
+/* Drop both index entries of a job (it is being pruned). */
+static int s_unindex_job(MDB_txn *txn, store_t *s, const char *role, uint64_t id,
+                         job_state_t state)
+{
+    uint8_t sk[9], rk[REC_NAME_MAX + 10];
+    MDB_val k = s_state_key(state, id, sk);
+    int rc = mdb_del(txn, s->by_state, &k, NULL);
+    k = s_role_key(role, id, rk);
+    int rc2 = mdb_del(txn, s->by_role, &k, NULL);
+    rc = rc == MDB_NOTFOUND ? 0 : rc;
+    return rc ? rc : rc2 == MDB_NOTFOUND ? 0 : rc2;
+}
+
+int store_put_job(store_t *s, job_t *job, char *err, size_t errlen)
 {
     if (s_need_txn(s, err, errlen) != 0 || rec_enc_job(&s->buf, job, err, errlen) != 0)
         return -1;
@@ -443,7 +528,11 @@ int store_put_job(store_t *s, const job_t *job, char *err, size_t errlen)
     } else if (rc == 0)
         rc = mdb_put(s->txn, s->active, &k, &none, 0);
     if (rc == 0)
+        rc = s_index_job(s->txn, s, job->role->name, job->id, job->stored_state, job->state);
+    if (rc == 0) {
+        job->stored_state = job->state;
         return 0;
+    }
     char what[64], idstr[JOBID_LEN + 1];
     jobid_format(job->id, idstr);
     snprintf(what, sizeof what, "putting job %s", idstr);
@@ -666,12 +755,15 @@ int store_usage(store_t *s, store_usage_t *u, char *err, size_t errlen)
 /* ---- retention ------------------------------------------------------------------ */
 
 /* Delete one finished job's record and output under the cursor. */
-static int s_prune_one(store_t *s, MDB_cursor *cur, uint64_t id, char *err, size_t errlen)
+static int s_prune_one(store_t *s, MDB_cursor *cur, uint64_t id, const char *role,
+                       job_state_t state, char *err, size_t errlen)
 {
     size_t freed;
     if (store_trim_log(s, id, SIZE_MAX, &freed, err, errlen) != 0)
         return -1;
-    int rc = mdb_cursor_del(cur, 0);
+    int rc = s_unindex_job(s->txn, s, role, id, state);
+    if (rc == 0)
+        rc = mdb_cursor_del(cur, 0);
     return rc == 0 ? 0 : s_write_fail(s, "pruning a job", rc, err, errlen);
 }
 
@@ -706,6 +798,7 @@ int store_prune(store_t *s, int64_t cutoff_ms, uint64_t max_finished, size_t bat
         bool over = finished > max_finished, old = rec.job->finished_ms < cutoff_ms;
         bool newer = rec.job->created_ms >= cutoff_ms;      /* so is all that follows */
         uint64_t id = rec.job->id;
+        job_state_t state = rec.job->state;
         job_destroy(&rec.job);
         if (!over && newer)
             break;
@@ -713,7 +806,7 @@ int store_prune(store_t *s, int64_t cutoff_ms, uint64_t max_finished, size_t bat
             rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
             continue;
         }
-        if (s_prune_one(s, cur, id, err, errlen) != 0)
+        if (s_prune_one(s, cur, id, rec.role, state, err, errlen) != 0)
             return -1;  /* the transaction is gone, and with it the cursor */
         finished--;
         (*pruned)++;
@@ -917,6 +1010,63 @@ int store_each_job_desc(store_t *s, uint64_t before, store_job_fn *fn, void *arg
     s_walk_t w = { .s = s, .dbi = s->jobs, .step = MDB_PREV, .before = before,
                    .visit = s_visit_job, .job_fn = fn, .arg = arg, .err = err, .errlen = errlen };
     return s_walk(&w);
+}
+
+/* Fetch and hand over the job an index entry names: 0 go on, else stop. */
+static int s_where_one(store_t *s, MDB_txn *txn, uint64_t id, const char *role,
+                       store_job_fn *fn, void *arg, char *err, size_t errlen)
+{
+    uint8_t kb[8];
+    MDB_val k = s_job_key(id, kb), v;
+    if (mdb_get(txn, s->jobs, &k, &v) != 0)
+        return 0;                       /* an index entry without its job: skip it */
+    rec_job_t rec;
+    if (s_decode_job(&k, &v, &rec, err, errlen) != 0)
+        return -1;
+    if (role && strcmp(rec.role, role) != 0) {
+        job_destroy(&rec.job);
+        return 0;
+    }
+    char worker[REC_NAME_MAX + 1];
+    const char *wid = NULL;
+    if (rec.job->last_worker) {
+        snprintf(worker, sizeof worker, "%s", rec.job->last_worker);
+        wid = worker;
+    }
+    return fn(rec.job, rec.role, wid, arg);
+}
+
+int store_each_job_where(store_t *s, job_state_t state, const char *role, store_job_fn *fn,
+                         void *arg, char *err, size_t errlen)
+{
+    bool by_state = state < JOB_STATE_COUNT;
+    if (!by_state && !role)
+        return store_each_job_desc(s, 0, fn, arg, err, errlen);
+    if (!by_state && strlen(role) > REC_NAME_MAX)
+        return 0;                       /* no role has such a name */
+    MDB_txn *txn;
+    MDB_cursor *cur;
+    int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
+    if (rc != 0)
+        return s_mdb_fail(err, errlen, "starting a read transaction", rc);
+    uint8_t kb[REC_NAME_MAX + 10];
+    MDB_val k = by_state ? s_state_key(state, UINT64_MAX, kb) : s_role_key(role, UINT64_MAX, kb), v;
+    size_t plen = k.mv_size - 8;        /* the prefix every entry of this set shares */
+    int out = 0;
+    if ((rc = mdb_cursor_open(txn, by_state ? s->by_state : s->by_role, &cur)) != 0) {
+        mdb_txn_abort(txn);
+        return s_mdb_fail(err, errlen, "opening a cursor", rc);
+    }
+    rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+    rc = rc == 0 ? mdb_cursor_get(cur, &k, &v, MDB_PREV) : mdb_cursor_get(cur, &k, &v, MDB_LAST);
+    while (rc == 0 && out == 0 && k.mv_size == plen + 8 && memcmp(k.mv_data, kb, plen) == 0) {
+        out = s_where_one(s, txn, s_be((const uint8_t *) k.mv_data + plen, 8),
+                          by_state ? role : NULL, fn, arg, err, errlen);
+        rc = mdb_cursor_get(cur, &k, &v, MDB_PREV);
+    }
+    mdb_cursor_close(cur);
+    mdb_txn_abort(txn);
+    return out;
 }
 
 int store_each_worker(store_t *s, store_worker_fn *fn, void *arg, char *err, size_t errlen)

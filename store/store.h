@@ -9,6 +9,8 @@
       roles    role name -> role record
       idem     idempotency key -> job id and creation time (16 bytes)
       logs     job id + sequence (12 bytes) -> a chunk of the job's output
+      by_state state (1 byte) + job id -> empty    (since schema 2)
+      by_role  role name + NUL + job id -> empty  (since schema 2)
     Records are msgpack arrays whose first element is the record version.
 
     Rules it keeps:
@@ -32,7 +34,7 @@
 #include "mesh/peer.h"
 #include "mesh/role.h"
 
-#define STORE_SCHEMA_VERSION 1
+#define STORE_SCHEMA_VERSION 2
 
 typedef struct store store_t;
 
@@ -58,7 +60,9 @@ int store_commit(store_t *s, char *err, size_t errlen);
 void store_abort(store_t *s);
 
 /* Put the job's current record; maintains the active index by state. */
-int store_put_job(store_t *s, const job_t *job, char *err, size_t errlen);
+/* Also keeps the state and role indexes, using job->stored_state (the
+   state last written) to drop the old state entry; updates it. */
+int store_put_job(store_t *s, job_t *job, char *err, size_t errlen);
 int store_put_worker(store_t *s, const peer_t *p, char *err, size_t errlen);
 int store_put_role(store_t *s, const role_t *r, char *err, size_t errlen);
 
@@ -113,6 +117,10 @@ int store_each_active_job(store_t *s, store_job_fn *fn, void *arg, char *err, si
 /* Jobs newest first, starting before `before` (0 = from the newest). */
 int store_each_job_desc(store_t *s, uint64_t before, store_job_fn *fn, void *arg,
                         char *err, size_t errlen);
+/* Jobs in one state (state < JOB_STATE_COUNT) and/or of one role (role not
+   NULL), newest first, through the indexes: only matching jobs are read. */
+int store_each_job_where(store_t *s, job_state_t state, const char *role, store_job_fn *fn,
+                         void *arg, char *err, size_t errlen);
 int store_each_worker(store_t *s, store_worker_fn *fn, void *arg, char *err, size_t errlen);
 int store_each_role(store_t *s, store_role_fn *fn, void *arg, char *err, size_t errlen);
 /* One job by id: 1 found (*out set, job->role NULL, names copied into the

@@ -150,6 +150,11 @@ def test_registrations_and_history_outlive_the_process(mesh):
     assert all(listed[i]["state"] == "succeeded" for i in ids)
     r = mesh.cli("jobs", "--limit=3", "--json")
     assert r.rc == 0 and [j["id"] for j in r.json()] == ids[::-1][:3], r
+    # finished states and roles are listed through the store's indexes
+    r = mesh.cli("jobs", "--state=succeeded", "--job-role=echo", "--limit=3", "--json")
+    assert r.rc == 0 and [j["id"] for j in r.json()] == ids[::-1][:3], r
+    assert mesh.client.jobs(state="failed") == []
+    assert mesh.client.jobs(role="nosuchrole") == []
 
 
 def test_newer_schema_is_refused(mesh, tmp_path):

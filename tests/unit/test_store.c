@@ -197,14 +197,80 @@ static void test_newer_schema_refused(void **state)
     fx->s = s_open_opts(fx, false, 0);
     assert_null(fx->s);
     assert_non_null(strstr(fx->err, "99"));
-    assert_non_null(strstr(fx->err, "(1)"));
+    assert_non_null(strstr(fx->err, "(2)"));
     assert_non_null(strstr(fx->err, "newer"));
     s_write_schema(fx, 0);            /* no store has schema 0 */
     fx->s = s_open_opts(fx, false, 0);
     assert_null(fx->s);
     assert_non_null(strstr(fx->err, "schema version 0"));
-    s_write_schema(fx, 1);
+    s_write_schema(fx, STORE_SCHEMA_VERSION);
     s_open(fx);                       /* and the refusals changed nothing */
+}
+
+static int s_collect_where(job_t *job, const char *role, const char *worker, void *arg)
+{
+    (void) role;
+    (void) worker;
+    uint64_t *ids = arg;
+    ids[ids[0]++ + 1] = job->id;
+    job_destroy(&job);
+    return 0;
+}
+
+/* The state and role indexes answer listings newest first, follow state
+   changes, and are rebuilt when a schema-1 store (without them) is opened. */
+static void test_indexes_and_migration(void **state)
+{
+    fx_t *fx = *state;
+    s_open(fx);
+    role_t other = { .name = "other", .max_attempts = 1 };
+    for (uint64_t i = 1; i <= 6; i++)
+        s_put(fx, i, i % 2 ? JOB_SUCCEEDED : JOB_QUEUED);
+    job_t *j = job_new(7, &other, "{}", 2, 0, NULL, 1);
+    assert_int_equal(store_put_job(fx->s, j, fx->err, sizeof fx->err), 0);
+    job_finish(j, JOB_SUCCEEDED, false, 0, "1", 1, NULL, 2);   /* queued -> succeeded */
+    assert_int_equal(store_put_job(fx->s, j, fx->err, sizeof fx->err), 0);
+    job_destroy(&j);
+    s_commit(fx);
+    uint64_t ids[16] = { 0 };
+    assert_int_equal(store_each_job_where(fx->s, JOB_SUCCEEDED, NULL, s_collect_where, ids,
+                                          fx->err, sizeof fx->err), 0);
+    assert_true(ids[0] == 4 && ids[1] == 7 && ids[2] == 5 && ids[3] == 3 && ids[4] == 1);
+    memset(ids, 0, sizeof ids);
+    assert_int_equal(store_each_job_where(fx->s, JOB_QUEUED, NULL, s_collect_where, ids,
+                                          fx->err, sizeof fx->err), 0);
+    assert_true(ids[0] == 3 && ids[1] == 6);   /* 7 left "queued" when it finished */
+    memset(ids, 0, sizeof ids);
+    assert_int_equal(store_each_job_where(fx->s, JOB_SUCCEEDED, "build", s_collect_where, ids,
+                                          fx->err, sizeof fx->err), 0);
+    assert_true(ids[0] == 3 && ids[1] == 5);
+    memset(ids, 0, sizeof ids);
+    assert_int_equal(store_each_job_where(fx->s, JOB_STATE_COUNT, "other", s_collect_where, ids,
+                                          fx->err, sizeof fx->err), 0);
+    assert_true(ids[0] == 1 && ids[1] == 7);
+    /* a schema-1 store: no indexes; opening it builds them */
+    store_close(&fx->s);
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    assert_int_equal(mdb_env_create(&env), 0);
+    assert_int_equal(mdb_env_set_maxdbs(env, 12), 0);
+    assert_int_equal(mdb_env_set_mapsize(env, 1 << 30), 0);
+    assert_int_equal(mdb_env_open(env, fx->dir, 0, 0600), 0);
+    assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+    const char *idx[] = { "by_state", "by_role" };
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(mdb_dbi_open(txn, idx[i], 0, &dbi), 0);
+        assert_int_equal(mdb_drop(txn, dbi, 0), 0);            /* empty it */
+    }
+    assert_int_equal(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+    s_write_schema(fx, 1);
+    s_open(fx);
+    memset(ids, 0, sizeof ids);
+    assert_int_equal(store_each_job_where(fx->s, JOB_SUCCEEDED, NULL, s_collect_where, ids,
+                                          fx->err, sizeof fx->err), 0);
+    assert_true(ids[0] == 4 && ids[1] == 7);
 }
 
 static void test_second_open_refused(void **state)
@@ -1077,6 +1143,7 @@ static void test_readers_not_blocked(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_indexes_and_migration, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_readers_not_blocked, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_prune, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_logs, s_setup, s_teardown),
