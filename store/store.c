@@ -478,7 +478,10 @@ static MDB_val s_role_key(const char *role, uint64_t id, uint8_t *kb)
     return k;
 }
 
-/* Index a job's state (dropping its old entry) and, when new, its role. */
+/* Index a job's role when it is new, and its state while it is finished
+   (unfinished jobs are all in the coordinator's memory, and in `active`):
+   one put per job at creation and one when it ends keeps the hot path
+   short. */
 static int s_index_job(MDB_txn *txn, store_t *s, const char *role, uint64_t id,
                        job_state_t old, job_state_t now)
 {
@@ -487,15 +490,15 @@ static int s_index_job(MDB_txn *txn, store_t *s, const char *role, uint64_t id,
     int rc = 0;
     if (old == now)
         return 0;
-    if (old < JOB_STATE_COUNT) {
+    if (old == JOB_STATE_COUNT) {
+        k = s_role_key(role, id, rk);
+        rc = mdb_put(txn, s->by_role, &k, &none, 0);
+    } else if (job_state_terminal(old)) {  /* retried by hand */
         k = s_state_key(old, id, sk);
         rc = mdb_del(txn, s->by_state, &k, NULL);
         rc = rc == MDB_NOTFOUND ? 0 : rc;
-    } else {
-        k = s_role_key(role, id, rk);
-        rc = mdb_put(txn, s->by_role, &k, &none, 0);
     }
-    if (rc == 0) {
+    if (rc == 0 && job_state_terminal(now)) {
         k = s_state_key(now, id, sk);
         rc = mdb_put(txn, s->by_state, &k, &none, 0);
     }

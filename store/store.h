@@ -9,7 +9,7 @@
       roles    role name -> role record
       idem     idempotency key -> job id and creation time (16 bytes)
       logs     job id + sequence (12 bytes) -> a chunk of the job's output
-      by_state state (1 byte) + job id -> empty    (since schema 2)
+      by_state state (1 byte) + job id -> empty, finished jobs only (schema 2)
       by_role  role name + NUL + job id -> empty  (since schema 2)
     Records are msgpack arrays whose first element is the record version.
 
@@ -117,8 +117,9 @@ int store_each_active_job(store_t *s, store_job_fn *fn, void *arg, char *err, si
 /* Jobs newest first, starting before `before` (0 = from the newest). */
 int store_each_job_desc(store_t *s, uint64_t before, store_job_fn *fn, void *arg,
                         char *err, size_t errlen);
-/* Jobs in one state (state < JOB_STATE_COUNT) and/or of one role (role not
-   NULL), newest first, through the indexes: only matching jobs are read. */
+/* Jobs in one finished state (state < JOB_STATE_COUNT; the state index has
+   no unfinished jobs) and/or of one role (role not NULL), newest first,
+   through the indexes: only matching jobs are read. */
 int store_each_job_where(store_t *s, job_state_t state, const char *role, store_job_fn *fn,
                          void *arg, char *err, size_t errlen);
 int store_each_worker(store_t *s, store_worker_fn *fn, void *arg, char *err, size_t errlen);
