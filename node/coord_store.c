@@ -179,7 +179,10 @@ static void s_check_full(coord_t *c)
 
 bool coord_store_room(coord_t *c, size_t payload_len)
 {
-    int64_t cost = (int64_t) payload_len * 4 + 1024; /* record, rewrites, index, pages */
+    /* pessimistic: LMDB copies whole pages on write, and a job's record is
+       written about three times (accepted, leased, finished), each copy a
+       page until the old ones can be reused */
+    int64_t cost = ((int64_t) payload_len + 4096) * 4;
     if (c->store_full[0])
         return false;
     if (c->store_budget < cost) {
