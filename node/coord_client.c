@@ -20,7 +20,6 @@
 #define JOBS_DEFAULT 100      /* JOBS without a limit */
 #define JOBS_MAX 10000        /* largest JOBS limit */
 #define IDEM_KEY_MAX 255      /* bytes in an idempotency key */
-#define IDEM_WINDOW_MS (7LL * 24 * 3600 * 1000) /* a key counts this long */
 
 /* An ERROR for a client: held like every client message. */
 static void s_error(coord_t *c, const rid_t *rid, uint64_t req_id, const char *code,

@@ -93,6 +93,7 @@ void coord_save_log(coord_t *c, job_t *job, const char *data, size_t len);
 #define PRUNE_EVERY_MS 1000
 #define PRUNE_BATCH 10000
 #define PRUNE_BATCH_OVER_SIZE 1000
+#define IDEM_WINDOW_MS (7LL * 24 * 3600 * 1000) /* an idempotency key counts this long */
 void coord_prune(coord_t *c, int64_t now_mono);
 /* Whether a new job with this payload fits; false (and store_full says
    why) when the store is (nearly) full. */

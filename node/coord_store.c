@@ -209,8 +209,11 @@ void coord_prune(coord_t *c, int64_t now_mono)
        whatever their age, until the store is back under it */
     uint64_t keep = c->store_over_size ? 0 : c->opts->retention_jobs;
     size_t batch = c->store_over_size ? PRUNE_BATCH_OVER_SIZE : PRUNE_BATCH;
+    size_t keys = 0;
     if (store_begin(c->store, err, sizeof err) != 0 ||
-        store_prune(c->store, cutoff, keep, batch, s_forget, c, &pruned, err, sizeof err) != 0) {
+        store_prune(c->store, cutoff, keep, batch, s_forget, c, &pruned, err, sizeof err) != 0 ||
+        store_prune_idem(c->store, clock_wall_ms() - IDEM_WINDOW_MS, PRUNE_BATCH, &keys, err,
+                         sizeof err) != 0) {
         s_failed(c, "pruning finished jobs", err);
         return;
     }

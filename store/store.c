@@ -70,6 +70,8 @@ struct store {
     MDB_dbi logs;                /* job id (8 BE) + seq (4 BE) -> a chunk of output */
     MDB_dbi by_state;            /* state (1) + job id (8 BE) -> empty */
     MDB_dbi by_role;             /* role name + NUL + job id (8 BE) -> empty */
+    uint8_t idem_next[256];      /* where the next idempotency-key sweep resumes */
+    size_t idem_next_len;        /* 0 = from the first key */
     MDB_txn *txn;                /* the open write transaction, or NULL */
     bool sync;                   /* flush to the disk in store_commit */
     int lock_fd;                 /* DIR/popebot.lock, flock'd while open; -1 if not */
@@ -824,6 +826,41 @@ int store_prune(store_t *s, int64_t cutoff_ms, uint64_t max_finished, size_t bat
         return 0;
     snprintf(err, errlen, "pruning: %s", mdb_strerror(rc));
     return -1;
+}
+
+/* ---- idempotency keys past their window ----------------------------------------- */
+
+int store_prune_idem(store_t *s, int64_t cutoff_ms, size_t batch, size_t *pruned,
+                     char *err, size_t errlen)
+{
+    *pruned = 0;
+    if (s_need_txn(s, err, errlen) != 0)
+        return -1;
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(s->txn, s->idem, &cur);
+    MDB_val k = { s->idem_next_len, s->idem_next }, v;
+    if (rc == 0)
+        rc = mdb_cursor_get(cur, &k, &v, s->idem_next_len ? MDB_SET_RANGE : MDB_FIRST);
+    for (size_t seen = 0; rc == 0 && seen < batch; seen++) {
+        bool old = v.mv_size == 16 && (int64_t) s_be((const uint8_t *) v.mv_data + 8, 8) < cutoff_ms;
+        if (old) {
+            if ((rc = mdb_cursor_del(cur, 0)) != 0)
+                break;
+            (*pruned)++;
+            rc = mdb_cursor_get(cur, &k, &v, MDB_GET_CURRENT);
+            rc = rc == 0 ? 0 : MDB_NOTFOUND;
+            continue;
+        }
+        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+    }
+    /* resume after the last key looked at; from the start once at the end */
+    s->idem_next_len = rc == 0 && k.mv_size <= sizeof s->idem_next ? k.mv_size : 0;
+    if (s->idem_next_len)
+        memcpy(s->idem_next, k.mv_data, k.mv_size);
+    mdb_cursor_close(cur);
+    if (rc == 0 || rc == MDB_NOTFOUND)
+        return 0;
+    return s_write_fail(s, "pruning idempotency keys", rc, err, errlen);
 }
 
 /* ---- decoding what the store holds -------------------------------------------- */

@@ -102,6 +102,11 @@ typedef void (store_pruned_fn)(uint64_t id, void *arg);
 int store_prune(store_t *s, int64_t cutoff_ms, uint64_t max_finished, size_t batch,
                 store_pruned_fn *fn, void *arg, size_t *pruned, char *err, size_t errlen);
 
+/* Delete idempotency keys made before cutoff_ms, looking at up to batch
+   keys per call and resuming where the last call stopped. */
+int store_prune_idem(store_t *s, int64_t cutoff_ms, size_t batch, size_t *pruned,
+                     char *err, size_t errlen);
+
 /* ---- reads (own read transaction; any time) ------------------------------ */
 
 /* Called once per stored record. The job/peer/role passed is a fresh object
