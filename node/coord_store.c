@@ -25,6 +25,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define ROLE_NAME_BUF 256     /* a stored role name (at most 255 bytes) and its NUL */
+
 /* ---- write-through ------------------------------------------------------- */
 
 static void s_failed(coord_t *c, const char *what, const char *err)
@@ -474,15 +476,22 @@ static void s_role_of(coord_t *c, job_t *job, const char *name, role_t *stand_in
     job->role = stand_in;
 }
 
-job_t *coord_load_job(coord_t *c, uint64_t id)
+/* One job from the store and its role's name: 1 found, 0 not, -1 error
+   (logged). */
+static int s_read_stored(coord_t *c, uint64_t id, job_t **job, char role[ROLE_NAME_BUF])
 {
-    char err[200], role[128], worker[128];
-    job_t *job = NULL;
-    int rc = store_get_job(c->store, id, &job, role, sizeof role, worker, sizeof worker,
-                           err, sizeof err);
+    char err[200];
+    int rc = store_get_job(c->store, id, job, role, ROLE_NAME_BUF, NULL, 0, err, sizeof err);
     if (rc < 0)
         log_msg(LL_WARN, "coordinator", "store: reading a job: %s", err);
-    if (rc != 1)
+    return rc;
+}
+
+job_t *coord_load_job(coord_t *c, uint64_t id)
+{
+    char role[ROLE_NAME_BUF];
+    job_t *job = NULL;
+    if (s_read_stored(c, id, &job, role) != 1)
         return NULL;
     job->role = roleset_find(&c->roles, role);
     if (!job->role || !job_state_terminal(job->state)) {
@@ -497,12 +506,9 @@ job_t *coord_load_job(coord_t *c, uint64_t id)
 
 int coord_stored_job(coord_t *c, uint64_t id, pb_buf_t *out, char *state, size_t state_len)
 {
-    char err[200], role[128], worker[128];
+    char role[ROLE_NAME_BUF];
     job_t *job = NULL;
-    int rc = store_get_job(c->store, id, &job, role, sizeof role, worker, sizeof worker,
-                           err, sizeof err);
-    if (rc < 0)
-        log_msg(LL_WARN, "coordinator", "store: reading a job: %s", err);
+    int rc = s_read_stored(c, id, &job, role);
     if (rc != 1)
         return rc;
     role_t stand_in;
