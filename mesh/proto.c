@@ -675,6 +675,14 @@ static bool s_dec_error(s_ctx_t *c, const msgpack_object *f, pb_msg_t *m)
         && s_str(c, f, 2, "message", &e->message);
 }
 
+static bool s_dec_api(s_ctx_t *c, const msgpack_object *f, pb_msg_t *m)
+{
+    pb_api_t *a = &m->u.api;
+    return s_u64(c, f, 0, "req_id", &a->req_id)
+        && s_str(c, f, 1, "op", &a->op)
+        && s_str(c, f, 2, "body", &a->body);
+}
+
 /* ---- the command table -------------------------------------------------- */
 
 typedef struct {
@@ -701,6 +709,7 @@ static const s_cmd_info_t s_cmds[PB_CMD_COUNT] = {
     [PB_WORKERS]   = { "WORKERS", 1, s_dec_workers },
     [PB_CANCEL]    = { "CANCEL", 2, s_dec_job },
     [PB_RETRY]     = { "RETRY", 2, s_dec_job },
+    [PB_API]       = { "API", 3, s_dec_api },
     [PB_SUBMITTED] = { "SUBMITTED", 2, s_dec_submitted },
     [PB_REPLY]     = { "REPLY", 2, s_dec_reply },
     [PB_RESULT]    = { "RESULT", 1, s_dec_result },
@@ -1097,6 +1106,14 @@ void pb_enc_submitted(pb_buf_t *b, uint64_t req_id,
         pb_w_pstr(b, items[i].job_id);
         pb_w_pstr(b, items[i].error);
     }
+}
+
+void pb_enc_api(pb_buf_t *b, uint64_t req_id, const char *op, const char *body, size_t len)
+{
+    pb_w_begin(b, PB_API, 3);
+    pb_w_uint(b, req_id);
+    pb_w_cstr(b, op);
+    pb_w_str(b, body, len);
 }
 
 /* code and message are str on the wire: NULL writes "". */

@@ -32,6 +32,7 @@ typedef enum {
     PB_WELCOME, PB_PONG, PB_ASSIGN, PB_REVOKE,
     /* client -> coordinator */
     PB_SUBMIT, PB_JOB, PB_JOBS, PB_WORKERS, PB_CANCEL, PB_RETRY,
+    PB_API,                    /* the HTTP layer's requests, on the in-process socket only */
     /* coordinator -> client */
     PB_SUBMITTED, PB_REPLY, PB_RESULT,
     /* either direction */
@@ -189,6 +190,15 @@ typedef struct {
     pb_str_t message;
 } pb_error_t;
 
+/* API: an operation of the HTTP layer, body JSON text; answered by REPLY
+   with a str body (JSON text) or ERROR. Accepted on the coordinator's
+   in-process socket only (docs/PROTOCOL.md). */
+typedef struct {
+    uint64_t req_id;
+    pb_str_t op;
+    pb_str_t body;
+} pb_api_t;
+
 typedef struct {
     pb_cmd_t cmd;
     union {
@@ -204,6 +214,7 @@ typedef struct {
         pb_submitted_t submitted;
         pb_reply_t reply;      /* REPLY, RESULT */
         pb_error_t error;
+        pb_api_t api;
     } u;
     msgpack_unpacked unpacked; /* owns every pointer above */
 } pb_msg_t;
@@ -275,6 +286,7 @@ void pb_enc_submit(pb_buf_t *b, uint64_t req_id, const pb_submit_item_t *items,
 void pb_enc_query(pb_buf_t *b, pb_cmd_t cmd, const pb_query_t *q); /* JOB JOBS WORKERS CANCEL RETRY */
 void pb_enc_submitted(pb_buf_t *b, uint64_t req_id,
                       const pb_submitted_item_t *items, uint32_t n);
+void pb_enc_api(pb_buf_t *b, uint64_t req_id, const char *op, const char *body, size_t len);
 void pb_enc_error(pb_buf_t *b, uint64_t req_id, const char *code, const char *message);
 /* REPLY: write the header, then the caller writes one body value.
    RESULT: write the header, then the caller writes njobs job maps. */

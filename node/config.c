@@ -15,6 +15,7 @@
 enum { M_CO = 1 << MODE_COORDINATOR, M_WO = 1 << MODE_WORKER,
        M_SUB = 1 << MODE_SUBMIT, M_JOB = 1 << MODE_JOB, M_JOBS = 1 << MODE_JOBS,
        M_WKS = 1 << MODE_WORKERS, M_CAN = 1 << MODE_CANCEL, M_RET = 1 << MODE_RETRY,
+       M_KEYS = 1 << MODE_KEYS,
        M_CLI = M_SUB | M_JOB | M_JOBS | M_WKS | M_CAN | M_RET,
        M_NODE = M_CO | M_WO, M_ALL = 0xffff };
 
@@ -33,9 +34,13 @@ typedef struct {
 
 static const flag_t s_flags[] = {
     { "bind", M_CO, T_STR, O(bind), "tcp://127.0.0.1:5555", "ROUTER endpoint for workers and clients" },
-    { "data-dir", M_CO, T_STR, O(data_dir), "./popebot-data", "the LMDB store (created 0700)" },
+    { "data-dir", M_CO | M_KEYS, T_STR, O(data_dir), "./popebot-data", "the LMDB store (created 0700)" },
     { "durability", M_CO, T_STR, O(durability), "sync", "sync: fsync before acknowledging; none: no fsync, an OS crash can lose recent jobs" },
     { "roles-file", M_CO, T_STR, O(roles_file), NULL, "JSON role definitions {\"roles\":[...]}" },
+    { "http", M_CO, T_STR, O(http), "127.0.0.1:8080", "HTTP API ADDR:PORT, or off" },
+    { "http-max-body", M_CO, T_SIZE, O(http_max_body), "1M", "largest HTTP request body (413 over it)" },
+    { "http-threads", M_CO, T_UINT, O(http_threads), "64", "HTTP worker threads (each long poll or log follow holds one)" },
+    { "queue-limit", M_CO, T_UINT, O(queue_limit), "1000000", "queued jobs at most; more are refused (HTTP 429)" },
     { "keep-finished", M_CO, T_UINT, O(keep_finished), "10000", "finished jobs also cached in memory" },
     { "retention", M_CO, T_DUR, O(retention_ms), "168h", "finished jobs (and their output) are deleted after this" },
     { "retention-jobs", M_CO, T_UINT, O(retention_jobs), "1000000", "and the oldest finished jobs beyond this many" },
@@ -46,7 +51,8 @@ static const flag_t s_flags[] = {
     { "coordinator", M_WO | M_CLI, T_STR, O(coordinator), "tcp://127.0.0.1:5555", "coordinator endpoint" },
     { "roles", M_WO, T_STR, O(roles), "echo,sleep", "roles this worker serves, comma-separated" },
     { "slots", M_WO, T_UINT, O(slots), "4", "jobs run at once" },
-    { "name", M_WO, T_STR, O(name), NULL, "worker name (default: host name)" },
+    { "name", M_WO | M_KEYS, T_STR, O(name), NULL, "worker name (default: host name); keys: a note on the key" },
+    { "scope", M_KEYS, T_STR, O(scope), "read", "keys create: admin, read, submit:ROLE, submit:*, comma-separated" },
     { "id", M_WO, T_STR, O(id), NULL, "worker id, the registration key (default: the name)" },
     { "labels", M_WO, T_STR, O(labels), "", "labels k=v,k2=v2 that jobs can require with --where" },
     { "work-dir", M_WO, T_STR, O(work_dir), NULL, "parent of per-job work dirs (default: $TMPDIR/popebot-ID)" },
@@ -58,7 +64,7 @@ static const flag_t s_flags[] = {
     { "liveness", M_NODE, T_UINT, O(liveness), "3", "missed heartbeats before a peer is dead" },
     { "max-message", M_NODE, T_UINT, O(max_message), "16777216", "largest message accepted, bytes" },
     { "timeout", M_CLI, T_DUR, O(timeout_ms), "10s", "give up when the coordinator does not answer" },
-    { "json", M_CLI, T_BOOL, O(json), "false", "print JSON instead of text" },
+    { "json", M_CLI | M_KEYS, T_BOOL, O(json), "false", "print JSON instead of text" },
     { "payload", M_SUB, T_STR, O(payload), "{}", "job payload: JSON text, or @FILE" },
     { "where", M_SUB, T_STR, O(where), "", "labels the worker must have, k=v,k2=v2" },
     { "priority", M_SUB, T_INT, O(priority), "0", "higher runs first" },
@@ -73,7 +79,7 @@ static const flag_t s_flags[] = {
 #define NFLAGS (sizeof s_flags / sizeof s_flags[0])
 
 static const char *s_mode_names[MODE_COUNT] = {
-    "", "coordinator", "worker", "submit", "job", "jobs", "workers", "cancel", "retry"
+    "", "coordinator", "worker", "submit", "job", "jobs", "workers", "cancel", "retry", "keys"
 };
 
 const char *config_mode_name(node_mode_t mode)
@@ -289,7 +295,11 @@ static int s_flag(config_t *cfg, int argc, char **argv, int *i, char *err, size_
 static int s_positional(config_t *cfg, const char *word, char *err, size_t errlen)
 {
     bool takes = cfg->mode == MODE_SUBMIT || cfg->mode == MODE_JOB || cfg->mode == MODE_CANCEL ||
-                 cfg->mode == MODE_RETRY;
+                 cfg->mode == MODE_RETRY || cfg->mode == MODE_KEYS;
+    if (cfg->mode == MODE_KEYS && cfg->arg && !cfg->arg2) {
+        cfg->arg2 = word;
+        return 0;
+    }
     if (!takes || cfg->arg) {
         snprintf(err, errlen, "unexpected argument '%.40s'", word);
         return -1;
@@ -308,6 +318,14 @@ static int s_check(const config_t *cfg, char *err, size_t errlen)
                            cfg->mode == MODE_CANCEL || cfg->mode == MODE_RETRY))
         snprintf(err, errlen, "%s needs %s", config_mode_name(cfg->mode),
                  cfg->mode == MODE_SUBMIT ? "a ROLE" : "a job ID");
+    else if (cfg->mode == MODE_KEYS && (!cfg->arg || (strcmp(cfg->arg, "create") != 0 &&
+             strcmp(cfg->arg, "list") != 0 && strcmp(cfg->arg, "revoke") != 0)))
+        snprintf(err, errlen, "keys needs create, list or revoke");
+    else if (cfg->mode == MODE_KEYS && (strcmp(cfg->arg, "revoke") == 0) != (cfg->arg2 != NULL))
+        snprintf(err, errlen, "%s", cfg->arg2 ? "unexpected argument after keys create/list"
+                                              : "keys revoke needs a key ID (see keys list)");
+    else if (cfg->mode == MODE_COORDINATOR && cfg->http_threads < 4)
+        snprintf(err, errlen, "--http-threads: at least 4");
     else if (cfg->mode == MODE_COORDINATOR && strcmp(cfg->durability, "sync") != 0 &&
              strcmp(cfg->durability, "none") != 0)
         snprintf(err, errlen, "--durability: bad value '%.40s' (expected sync or none)", cfg->durability);
@@ -352,6 +370,9 @@ static const char *s_synopsis[MODE_COUNT] = {
     "popebot-node workers [--json] [flags]",
     "popebot-node cancel ID [flags]",
     "popebot-node retry ID [flags]      (a failed, timed_out, cancelled or dead job, with fresh attempts)",
+    "popebot-node keys create --data-dir=DIR [--scope=SCOPES] [--name=NOTE]   (prints the key once)\n"
+    "  popebot-node keys list --data-dir=DIR [--json]\n"
+    "  popebot-node keys revoke ID --data-dir=DIR",
 };
 
 static void s_flag_help(FILE *out, const flag_t *f)
@@ -383,7 +404,7 @@ void config_usage(FILE *out, node_mode_t mode)
     for (size_t i = 0; i < NFLAGS; i++)
         if (s_flags[i].modes & (1u << mode))
             s_flag_help(out, &s_flags[i]);
-    if (mode >= MODE_SUBMIT)
+    if (mode >= MODE_SUBMIT && mode != MODE_KEYS)
         fprintf(out, "\nexit codes: 0 ok; 1 the job did not succeed (submit --wait); 2 usage;\n"
                      "3 the coordinator did not answer in time; 4 refused by the coordinator.\n");
 }

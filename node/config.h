@@ -17,6 +17,7 @@ typedef enum {
     MODE_NONE,
     MODE_COORDINATOR, MODE_WORKER,
     MODE_SUBMIT, MODE_JOB, MODE_JOBS, MODE_WORKERS, MODE_CANCEL, MODE_RETRY,
+    MODE_KEYS,                /* local: works on DIR/auth, no coordinator needed */
     MODE_COUNT
 } node_mode_t;
 
@@ -28,6 +29,11 @@ typedef struct {
     const char *bind, *data_dir, *roles_file, *durability;
     uint32_t keep_finished, retention_ms, retention_jobs;
     uint64_t store_map_size, store_reserve, job_log_max, retention_bytes;
+    const char *http;         /* ADDR:PORT or "off" */
+    uint64_t http_max_body;
+    uint32_t http_threads, queue_limit;
+    /* keys */
+    const char *scope;
     /* worker */
     const char *coordinator, *id, *name, *roles, *labels, *work_dir;
     uint32_t slots, reconnect_min_ms, reconnect_max_ms, drain_timeout_ms, kill_grace_ms;
@@ -39,7 +45,8 @@ typedef struct {
     const char *payload, *where, *state, *job_role, *idem_key;
     uint32_t delay_ms;
     int32_t priority;
-    const char *arg;          /* the positional argument (ROLE or job ID) */
+    const char *arg;          /* the positional argument (ROLE, job ID, keys action) */
+    const char *arg2;         /* a second one (keys revoke ID) */
 } config_t;
 
 /* Parse argv and the environment. Returns 0, or -1 with a one-line reason

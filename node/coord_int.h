@@ -24,6 +24,7 @@ typedef struct {
     const void *data;
     size_t size;
     zmq_msg_t *msg;           /* the body frame, for its Peer-Address */
+    void *sock;               /* the socket it came in on: router or api */
 } rid_t;
 
 typedef struct {
@@ -38,6 +39,7 @@ typedef struct {
 typedef struct {
     zframe_t *rid;            /* the client's routing id */
     zframe_t *body;           /* the encoded message */
+    void *sock;               /* the socket to send it on */
 } coord_held_t;
 
 typedef struct {
@@ -47,7 +49,11 @@ typedef struct {
     coord_held_t *outbox;     /* client messages of this turn */
     size_t nout, out_cap;
     void *zctx;               /* libzmq context */
-    void *router;             /* the one ROUTER socket */
+    void *router;             /* the ROUTER socket for workers and clients */
+    void *api;                /* the in-process ROUTER for the HTTP layer (API allowed) */
+    void *cur_sock;           /* socket of the message being handled; router otherwise */
+    struct auth *auth;        /* credentials (DIR/auth): worker tokens of registrations */
+    struct web *web;          /* the HTTP server, or NULL with --http=off */
     roleset_t roles;          /* role definitions */
     sched_t *sched;           /* ready queues */
     later_t later;            /* scheduled jobs, by the time they are due */
@@ -103,8 +109,10 @@ void coord_encode_with_log(coord_t *c, pb_buf_t *out, const job_t *job);
 /* Commit (and sync) the turn. -1 when the turn's changes could not be made
    durable: the coordinator must not acknowledge them, and stops. */
 int coord_commit(coord_t *c);
-/* Hold c->out for rid until coord_outbox_flush. */
+/* Hold c->out for rid until coord_outbox_flush, to go out on the socket of
+   the message being handled (coord_reply) or on sock. */
 void coord_reply(coord_t *c, const void *rid, size_t rid_size);
+void coord_reply_on(coord_t *c, void *sock, const void *rid, size_t rid_size);
 void coord_outbox_flush(coord_t *c);
 void coord_outbox_free(coord_t *c);
 
@@ -144,5 +152,10 @@ void coord_job_ended(coord_t *c, job_t *job);
 
 /* coord_client.c */
 void coord_client_msg(coord_t *c, const rid_t *rid, pb_msg_t *msg);
+
+/* coord_api.c: the HTTP layer's operations (API messages, api socket only). */
+void coord_api_msg(coord_t *c, const rid_t *rid, const pb_api_t *m);
+/* Called each turn: long polls whose wait ran out get their empty answer. */
+void coord_api_tick(coord_t *c, int64_t now_mono);
 
 #endif

@@ -35,7 +35,7 @@ static void s_send(coord_t *c, s_pending_t *p)
     pb_buf_reset(&c->out);
     pb_enc_result_begin(&c->out, p->njobs);
     pb_w_raw(&c->out, pb_buf_data(&p->jobs), pb_buf_size(&p->jobs));
-    coord_reply(c, zframe_data(p->rid), zframe_size(p->rid));
+    coord_reply_on(c, c->router, zframe_data(p->rid), zframe_size(p->rid));
     pb_buf_reset(&p->jobs);
     p->njobs = 0;
 }

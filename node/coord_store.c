@@ -227,6 +227,11 @@ void coord_prune(coord_t *c, int64_t now_mono)
 
 void coord_reply(coord_t *c, const void *rid, size_t rid_size)
 {
+    coord_reply_on(c, c->cur_sock ? c->cur_sock : c->router, rid, rid_size);
+}
+
+void coord_reply_on(coord_t *c, void *sock, const void *rid, size_t rid_size)
+{
     if (c->nout == c->out_cap) {
         size_t cap = c->out_cap ? c->out_cap * 2 : 64;
         coord_held_t *o = realloc(c->outbox, cap * sizeof *o);
@@ -238,6 +243,7 @@ void coord_reply(coord_t *c, const void *rid, size_t rid_size)
     coord_held_t *h = &c->outbox[c->nout];
     h->rid = zframe_new(rid, rid_size);
     h->body = zframe_new(pb_buf_data(&c->out), pb_buf_size(&c->out));
+    h->sock = sock;
     if (h->rid && h->body)
         c->nout++;
     else {
@@ -250,8 +256,8 @@ void coord_outbox_flush(coord_t *c)
 {
     for (size_t i = 0; i < c->nout; i++) {
         coord_held_t *h = &c->outbox[i];
-        if (zmq_send(c->router, zframe_data(h->rid), zframe_size(h->rid), ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ||
-            zmq_send(c->router, zframe_data(h->body), zframe_size(h->body), ZMQ_DONTWAIT) < 0)
+        if (zmq_send(h->sock, zframe_data(h->rid), zframe_size(h->rid), ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ||
+            zmq_send(h->sock, zframe_data(h->body), zframe_size(h->body), ZMQ_DONTWAIT) < 0)
             c->stats.unroutable++;
         zframe_destroy(&h->rid);
         zframe_destroy(&h->body);

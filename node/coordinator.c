@@ -18,6 +18,8 @@
 */
 #include "node/coord_int.h"
 #include "node/log.h"
+#include "store/auth.h"
+#include "web/web.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -56,7 +58,9 @@ void coord_send_error(coord_t *c, const rid_t *rid, uint64_t req_id,
 {
     pb_buf_reset(&c->out);
     pb_enc_error(&c->out, req_id, code, message);
-    coord_send(c, rid->data, rid->size);
+    if (zmq_send(rid->sock, rid->data, rid->size, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ||
+        zmq_send(rid->sock, pb_buf_data(&c->out), pb_buf_size(&c->out), ZMQ_DONTWAIT) < 0)
+        c->stats.unroutable++;
 }
 
 /* ---- set-up and tear-down ---------------------------------------------- */
@@ -79,6 +83,34 @@ static int s_open_socket(coord_t *c)
                 zmq_strerror(errno));
         return -1;
     }
+    /* the HTTP layer's socket: in-process only, so API messages come from
+       this process's authenticated HTTP handlers and nowhere else */
+    c->api = zmq_socket(c->zctx, ZMQ_ROUTER);
+    if (!c->api)
+        return -1;
+    zmq_setsockopt(c->api, ZMQ_ROUTER_MANDATORY, &on, sizeof on);
+    zmq_setsockopt(c->api, ZMQ_SNDHWM, &hwm, sizeof hwm);
+    zmq_setsockopt(c->api, ZMQ_RCVHWM, &hwm, sizeof hwm);
+    zmq_setsockopt(c->api, ZMQ_LINGER, &linger, sizeof linger);
+    return zmq_bind(c->api, COORD_API_ENDPOINT);
+}
+
+static int s_start_web(coord_t *c)
+{
+    if (!c->opts->http)
+        return 0;
+    char err[256];
+    web_opts_t w = {
+        .listen = c->opts->http, .max_body = (size_t) c->opts->http_max_body,
+        .threads = c->opts->http_threads, .zctx = c->zctx, .api_endpoint = COORD_API_ENDPOINT,
+        .auth = c->auth, .cluster_id = store_cluster_id(c->store), .version = POPEBOT_VERSION,
+        .timeout_ms = 10000,
+    };
+    if (!(c->web = web_start(&w, err, sizeof err))) {
+        log_msg(LL_ERROR, "coordinator", "%s", err);
+        return -1;
+    }
+    log_msg(LL_INFO, "coordinator", "HTTP API on http://%s", c->opts->http);
     return 0;
 }
 
@@ -106,13 +138,23 @@ static int s_init(coord_t *c, const coord_opts_t *opts)
     zhashx_set_destructor(c->results, coord_results_free);
     if (coord_store_open(c) != 0)
         return -1;
-    return s_open_socket(c);
+    char err[256];
+    if (!(c->auth = auth_open(opts->data_dir, err, sizeof err))) {
+        log_msg(LL_ERROR, "coordinator", "%s", err);
+        return -1;
+    }
+    if (s_open_socket(c) != 0)
+        return -1;
+    return s_start_web(c);
 }
 
 static void s_fini(coord_t *c)
 {
+    web_stop(&c->web);        /* first: its threads close their sockets to the loop */
     if (c->router)
         zmq_close(c->router);
+    if (c->api)
+        zmq_close(c->api);
     if (c->zctx)
         zmq_ctx_term(c->zctx);
     zhashx_destroy(&c->by_rid);
@@ -121,6 +163,7 @@ static void s_fini(coord_t *c)
     zhashx_destroy(&c->peers);   /* before jobs: peers borrow them */
     coord_outbox_free(c);
     store_close(&c->store);
+    auth_close(&c->auth);
     jobtab_destroy(&c->jobs);
     sched_destroy(&c->sched);
     later_free(&c->later);
@@ -175,7 +218,12 @@ static void s_handle(coord_t *c, const rid_t *rid, zmq_msg_t *body)
             s_malformed(c, rid, &err);
         return;
     }
-    if (s_is_client_cmd(msg->cmd))
+    if (msg->cmd == PB_API && rid->sock == c->api)
+        coord_api_msg(c, rid, &msg->u.api);
+    else if (msg->cmd == PB_API)
+        coord_send_error(c, rid, msg->u.api.req_id, "forbidden",
+                         "API messages are accepted from this process's HTTP layer only");
+    else if (s_is_client_cmd(msg->cmd))
         coord_client_msg(c, rid, msg);
     else
         coord_worker_msg(c, rid, msg);
@@ -191,13 +239,14 @@ static bool s_refused(coord_t *c, const rid_t *rid)
     return zhashx_lookup(c->refused, key) != NULL;
 }
 
-/* Read one [identity, body] message. Returns 1 handled, 0 none waiting, -1 error. */
-static int s_recv_one(coord_t *c)
+/* Read one [identity, body] message from sock. Returns 1 handled, 0 none
+   waiting, -1 error. */
+static int s_recv_one(coord_t *c, void *sock)
 {
     zmq_msg_t id, body;
     zmq_msg_init(&id);
     zmq_msg_init(&body);
-    int rc = zmq_msg_recv(&id, c->router, ZMQ_DONTWAIT);
+    int rc = zmq_msg_recv(&id, sock, ZMQ_DONTWAIT);
     if (rc < 0) {
         zmq_msg_close(&id);
         zmq_msg_close(&body);
@@ -205,24 +254,26 @@ static int s_recv_one(coord_t *c)
     }
     int parts = 1;
     bool more = zmq_msg_more(&id);
-    if (more && zmq_msg_recv(&body, c->router, 0) >= 0) {
+    if (more && zmq_msg_recv(&body, sock, 0) >= 0) {
         parts++;
         more = zmq_msg_more(&body);
     }
     while (more) { /* extra frames: drain them, the message is malformed */
         zmq_msg_t extra;
         zmq_msg_init(&extra);
-        zmq_msg_recv(&extra, c->router, 0);
+        zmq_msg_recv(&extra, sock, 0);
         more = zmq_msg_more(&extra);
         zmq_msg_close(&extra);
         parts++;
     }
-    rid_t rid = { zmq_msg_data(&id), zmq_msg_size(&id), &body };
+    rid_t rid = { zmq_msg_data(&id), zmq_msg_size(&id), &body, sock };
     if (parts != 2) {
         pb_err_t err = { PB_E_MALFORMED, 0, "message must be exactly one frame" };
         s_malformed(c, &rid, &err);
     } else if (!s_refused(c, &rid)) {
+        c->cur_sock = sock;
         s_handle(c, &rid, &body);
+        c->cur_sock = c->router;
     }
     zmq_msg_close(&id);
     zmq_msg_close(&body);
@@ -268,20 +319,24 @@ static long s_poll_ms(const coord_t *c)
 
 static int s_loop(coord_t *c, int sigfd)
 {
-    zmq_pollitem_t items[2] = {
+    zmq_pollitem_t items[3] = {
         { c->router, 0, ZMQ_POLLIN, 0 },
         { NULL, sigfd, ZMQ_POLLIN, 0 },
+        { c->api, 0, ZMQ_POLLIN, 0 },
     };
     for (;;) {
-        if (zmq_poll(items, 2, s_poll_ms(c)) < 0 && errno != EINTR) {
+        if (zmq_poll(items, 3, s_poll_ms(c)) < 0 && errno != EINTR) {
             log_msg(LL_ERROR, "coordinator", "poll: %s", zmq_strerror(errno));
             return 1;
         }
         if ((items[1].revents & ZMQ_POLLIN) && s_signalled(sigfd))
             return 0;
-        for (int n = 0; n < BATCH_MAX && s_recv_one(c) == 1; n++)
+        for (int n = 0; n < BATCH_MAX && s_recv_one(c, c->router) == 1; n++)
+            ;
+        for (int n = 0; n < BATCH_MAX && s_recv_one(c, c->api) == 1; n++)
             ;
         coord_expire_peers(c, clock_mono_ms());
+        coord_api_tick(c, clock_mono_ms());
         s_release_due(c);
         coord_dispatch(c);
         coord_prune(c, clock_mono_ms());

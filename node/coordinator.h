@@ -8,6 +8,8 @@
 #ifndef POPEBOT_NODE_COORDINATOR_H
 #define POPEBOT_NODE_COORDINATOR_H
 
+#define COORD_API_ENDPOINT "inproc://popebot-api"   /* the HTTP layer's socket to the loop */
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -27,6 +29,10 @@ typedef struct {
     uint64_t store_reserve;    /* disk bytes kept free: below it, new jobs are refused */
     uint64_t retention_jobs;   /* and the oldest beyond this many finished ones */
     uint64_t retention_bytes;  /* and the oldest while the store uses more than this */
+    const char *http;          /* HTTP API ADDR:PORT, or NULL for none */
+    uint64_t http_max_body;    /* largest request body */
+    uint32_t http_threads;     /* civetweb worker threads */
+    uint32_t queue_limit;      /* queued jobs at most; more are refused */
 } coord_opts_t;
 
 /* Returns the process exit code: 0 after a clean stop, 1 when it could not

@@ -11,6 +11,7 @@
 #include "node/cli.h"
 #include "node/config.h"
 #include "node/coordinator.h"
+#include "node/keys_cli.h"
 #include "node/log.h"
 #include "node/worker.h"
 
@@ -51,6 +52,9 @@ static int s_coordinator(const config_t *cfg, int sigfd)
         .retention_jobs = cfg->retention_jobs, .retention_bytes = cfg->retention_bytes,
         .store_map_size = cfg->store_map_size,
         .store_reserve = cfg->store_reserve,
+        .http = strcmp(cfg->http, "off") == 0 ? NULL : cfg->http,
+        .http_max_body = cfg->http_max_body, .http_threads = cfg->http_threads,
+        .queue_limit = cfg->queue_limit,
     };
     return coordinator_run(&o, sigfd);
 }
@@ -121,6 +125,8 @@ int main(int argc, char **argv)
         return s_usage_error(&cfg, "--log-level: expected debug, info, warn or error");
     log_set_level(level);
     setvbuf(stderr, NULL, _IONBF, 0);
+    if (cfg.mode == MODE_KEYS)
+        return keys_cli_run(&cfg);
     if (cfg.mode >= MODE_SUBMIT)
         return cli_run(&cfg);
     int sigfd = s_signalfd();

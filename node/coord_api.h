@@ -1,0 +1,28 @@
+/*  node/coord_api.h — the operation table of the HTTP layer's API messages.
+
+    Each operation is a function on the loop thread that gets the request's
+    JSON body (an object, borrowed) and answers exactly once with
+    coord_api_reply() or coord_api_error(). The files that implement them:
+      coord_api.c          info
+      coord_api_cluster.c  cluster.* (worker registrations)
+      coord_api_role.c     role.*
+      coord_api_jobs.c     jobs.list, job.logs, metrics
+      coord_api_worker.c   worker.report (the webhook), worker.next (long poll)
+*/
+#ifndef POPEBOT_NODE_COORD_API_H
+#define POPEBOT_NODE_COORD_API_H
+
+#include <jansson.h>
+#include "node/coord_int.h"
+
+typedef void (coord_api_fn)(coord_t *c, const rid_t *rid, uint64_t req_id, json_t *body);
+
+/* Answer with obj as JSON text (steals the reference; NULL = out of memory). */
+void coord_api_reply(coord_t *c, const rid_t *rid, uint64_t req_id, json_t *obj);
+/* Answer with ERROR: code is one of the words listed in coord_api.c. */
+void coord_api_error(coord_t *c, const rid_t *rid, uint64_t req_id, const char *code,
+                     const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+#define COORD_API_OPS
+
+#endif

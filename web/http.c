@@ -1,0 +1,156 @@
+/*  web/http.c — responses, request bodies and query strings (web_int.h).
+
+    Every response goes through s_respond(), which counts it by status for
+    /metrics and sets the headers all JSON answers share. Errors are always
+    {"error":{"code":..,"message":..}}: code is a short machine word, message
+    one line for people. Bodies are read up to --http-max-body: a declared
+    length over it is refused before a byte is read, an undeclared
+    (chunked) body as soon as it passes the limit.
+*/
+#include "web/web_int.h"
+#include "mesh/utf8.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *s_reason(int status)
+{
+    const char *r = mg_get_response_code_text(NULL, status);
+    return r ? r : "";
+}
+
+static void s_respond(web_req_t *r, int status, const char *type, const char *data, size_t len)
+{
+    mg_printf(r->conn,
+              "HTTP/1.1 %d %s\r\n"
+              "Content-Type: %s\r\n"
+              "Content-Length: %zu\r\n"
+              "Cache-Control: no-store\r\n"
+              "X-Content-Type-Options: nosniff\r\n"
+              "%s"
+              "\r\n",
+              status, s_reason(status), type, len,
+              status == 405 ? "Allow: GET, POST, PATCH, DELETE\r\n" : "");
+    if (len && strcmp(r->ri->request_method, "HEAD") != 0)
+        mg_write(r->conn, data, len);
+    r->status = status;
+    if (status > 0 && status < WEB_STATUS_SLOTS)
+        atomic_fetch_add(&r->web->by_status[status], 1);
+}
+
+void web_send(web_req_t *r, int status, const char *type, const char *data, size_t len)
+{
+    s_respond(r, status, type, data, len);
+}
+
+void web_json(web_req_t *r, int status, json_t *obj)
+{
+    char *text = obj ? json_dumps(obj, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+    json_decref(obj);
+    if (!text) {
+        static const char oom[] = "{\"error\":{\"code\":\"unavailable\",\"message\":\"out of memory\"}}";
+        s_respond(r, 503, "application/json", oom, sizeof oom - 1);
+        return;
+    }
+    s_respond(r, status, "application/json", text, strlen(text));
+    free(text);
+}
+
+void web_error(web_req_t *r, int status, const char *code, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    size_t n;
+    char *clean = utf8_repair(msg, strlen(msg), &n);  /* it may quote the caller's bytes */
+    web_json(r, status, json_pack("{s:{s:s,s:s}}", "error", "code", code, "message",
+                                  clean ? clean : code));
+    free(clean);
+}
+
+int web_read_body(web_req_t *r)
+{
+    size_t max = r->web->opts.max_body;
+    long long declared = r->ri->content_length;
+    if (declared > (long long) max) {
+        web_error(r, 413, "too-large", "request body of %lld bytes is over the limit of %zu",
+                  declared, max);
+        return -1;
+    }
+    size_t cap = declared > 0 ? (size_t) declared + 1 : 4096, len = 0;
+    char *buf = malloc(cap);
+    for (int n = 1; buf && n > 0;) {
+        if (len + 1 == cap) {
+            char *b = len >= max ? NULL : realloc(buf, cap * 2 > max + 2 ? max + 2 : cap * 2);
+            if (!b) {
+                free(buf);
+                web_error(r, 413, "too-large", "request body is over the limit of %zu bytes", max);
+                return -1;
+            }
+            buf = b;
+            cap = cap * 2 > max + 2 ? max + 2 : cap * 2;
+        }
+        n = mg_read(r->conn, buf + len, cap - 1 - len);
+        len += n > 0 ? (size_t) n : 0;
+    }
+    if (!buf) {
+        web_error(r, 503, "unavailable", "out of memory");
+        return -1;
+    }
+    buf[len] = '\0';
+    r->body = buf;
+    r->body_len = len;
+    return 0;
+}
+
+json_t *web_body_json(web_req_t *r)
+{
+    if (!r->body && web_read_body(r) != 0)
+        return NULL;
+    json_error_t je;
+    json_t *j = json_loadb(r->body, r->body_len, JSON_REJECT_DUPLICATES, &je);
+    if (!j) {
+        web_error(r, 400, "bad-json", "the body is not JSON: %s (line %d, column %d)", je.text,
+                  je.line, je.column);
+        return NULL;
+    }
+    if (!json_is_object(j) && !json_is_array(j)) {
+        json_decref(j);
+        web_error(r, 400, "bad-json", "the body must be a JSON object or array");
+        return NULL;
+    }
+    return j;
+}
+
+int web_query(const web_req_t *r, const char *name, char *buf, size_t len)
+{
+    const char *qs = r->ri->query_string;
+    if (!qs)
+        return 0;
+    return mg_get_var(qs, strlen(qs), name, buf, len) >= 0;
+}
+
+int web_status_for(const char *code, size_t len)
+{
+    static const struct { const char *code; int status; } map[] = {
+        { "not-found", 404 }, { "conflict", 409 }, { "bad-request", 400 },
+        { "invalid", 422 }, { "forbidden", 403 }, { "too-large", 413 },
+        { "queue-full", 429 }, { "store-full", 507 }, { "unavailable", 503 },
+    };
+    for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
+        if (strlen(map[i].code) == len && memcmp(map[i].code, code, len) == 0)
+            return map[i].status;
+    return 500;
+}
+
+bool web_require(web_req_t *r, const char *need)
+{
+    if (r->authed && auth_allows(r->key.scopes, need))
+        return true;
+    web_error(r, 403, "forbidden", "this key may not do that (needs scope %s)", need);
+    return false;
+}

@@ -1,0 +1,104 @@
+/*  web/server.c — civetweb's start and stop, and one request's life.
+
+    civetweb runs a fixed pool of worker threads; each gets its own socket
+    to the mesh loop in init_thread (web/bridge.c) and closes it in
+    exit_thread, so web_stop() (mg_stop waits for the threads) leaves no
+    socket open and the coordinator can then terminate its ZeroMQ context.
+    One handler takes every path: web/routes.c routes it.
+*/
+#include "web/web_int.h"
+#include "node/log.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void *s_init_thread(const struct mg_context *ctx, int type)
+{
+    web_t *w = mg_get_user_data(ctx);
+    if (type != 1)            /* only connection workers talk to the loop */
+        return NULL;
+    bridge_t *b = bridge_new(w->opts.zctx, w->opts.api_endpoint);
+    if (!b)
+        log_msg(LL_ERROR, "http", "a worker thread cannot reach the loop");
+    return b;
+}
+
+static void s_exit_thread(const struct mg_context *ctx, int type, void *ptr)
+{
+    (void) ctx;
+    (void) type;
+    bridge_t *b = ptr;
+    bridge_destroy(&b);
+}
+
+static int s_log_message(const struct mg_connection *conn, const char *message)
+{
+    (void) conn;
+    log_msg(LL_DEBUG, "http", "%s", message);
+    return 1;
+}
+
+static int s_handle(struct mg_connection *conn, void *cbdata)
+{
+    web_req_t r = { .conn = conn, .ri = mg_get_request_info(conn), .web = cbdata,
+                    .bridge = mg_get_thread_pointer(conn) };
+    if (!r.bridge)
+        web_error(&r, 503, "unavailable", "this server thread cannot reach the loop");
+    else
+        web_route(&r);
+    for (size_t i = 0; i < WEB_PARAMS; i++)
+        free(r.param[i]);
+    free(r.body);
+    return r.status ? r.status : 500;
+}
+
+web_t *web_start(const web_opts_t *opts, char *err, size_t errlen)
+{
+    web_t *w = calloc(1, sizeof *w);
+    if (!w) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    w->opts = *opts;
+    snprintf(w->listen, sizeof w->listen, "%s", opts->listen);
+    snprintf(w->cluster_id, sizeof w->cluster_id, "%s", opts->cluster_id);
+    snprintf(w->version, sizeof w->version, "%s", opts->version);
+    w->opts.listen = w->listen;
+    w->opts.cluster_id = w->cluster_id;
+    w->opts.version = w->version;
+    char threads[16];
+    snprintf(threads, sizeof threads, "%u", opts->threads);
+    const char *options[] = {
+        "listening_ports", w->listen,
+        "num_threads", threads,
+        "request_timeout_ms", "30000",
+        "enable_keep_alive", "yes",
+        "keep_alive_timeout_ms", "30000",
+        NULL
+    };
+    struct mg_callbacks cb = { 0 };
+    cb.init_thread = s_init_thread;
+    cb.exit_thread = s_exit_thread;
+    cb.log_message = s_log_message;
+    mg_init_library(0);
+    w->ctx = mg_start(&cb, w, options);
+    if (!w->ctx) {
+        snprintf(err, errlen, "cannot serve HTTP on %s (address in use or not valid?)",
+                 opts->listen);
+        free(w);
+        return NULL;
+    }
+    mg_set_request_handler(w->ctx, "/", s_handle, w);
+    return w;
+}
+
+void web_stop(web_t **self_p)
+{
+    web_t *w = *self_p;
+    if (!w)
+        return;
+    mg_stop(w->ctx);
+    free(w);
+    *self_p = NULL;
+}

@@ -1,0 +1,112 @@
+/*  web/web_int.h — what the web layer's files share: the server, one
+    request's context, the route table and the response helpers.
+
+    A handler gets a web_req_t with the path parameters already split out
+    and the caller already authenticated for the route's need; it answers
+    with web_json() or web_error() (exactly once) and returns.
+*/
+#ifndef POPEBOT_WEB_WEB_INT_H
+#define POPEBOT_WEB_WEB_INT_H
+
+#include <civetweb.h>
+#include <jansson.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include "mesh/proto.h"
+#include "store/auth.h"
+#include "web/web.h"
+
+#define WEB_PARAMS 3
+#define WEB_STATUS_SLOTS 600          /* HTTP statuses counted for /metrics */
+
+struct web {
+    web_opts_t opts;
+    char listen[128];                  /* copy of opts.listen */
+    char cluster_id[64];
+    char version[32];
+    struct mg_context *ctx;
+    atomic_ullong by_status[WEB_STATUS_SLOTS]; /* responses sent, by status */
+    atomic_int ready;                  /* the loop answered once: /readyz */
+};
+
+typedef struct bridge bridge_t;
+
+typedef struct {
+    struct mg_connection *conn;
+    const struct mg_request_info *ri;
+    web_t *web;
+    bridge_t *bridge;                  /* this thread's socket to the loop */
+    char *param[WEB_PARAMS];           /* path parameters, decoded, owned */
+    auth_key_t key;                    /* the caller's credential, when authed */
+    bool authed;
+    char *body;                        /* the request body, NUL-terminated, owned */
+    size_t body_len;
+    int status;                        /* the response's status, once sent */
+} web_req_t;
+
+/* ---- responses (web/http.c) ---- */
+/* Send obj as JSON (steals the reference). */
+void web_json(web_req_t *r, int status, json_t *obj);
+void web_error(web_req_t *r, int status, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* Send raw bytes with a content type (text for /metrics, logs). */
+void web_send(web_req_t *r, int status, const char *type, const char *data, size_t len);
+/* Read the body (bounded by max_body). 0, or -1 after answering 413/400. */
+int web_read_body(web_req_t *r);
+/* Read and parse a JSON body: an object or array. NULL after answering 400. */
+json_t *web_body_json(web_req_t *r);
+/* A query-string parameter into buf. 1 found, 0 absent. */
+int web_query(const web_req_t *r, const char *name, char *buf, size_t len);
+/* The HTTP status for an ERROR code from the loop. */
+int web_status_for(const char *code, size_t len);
+/* Whether the caller's key allows `need` (auth_allows); answers 403 if not. */
+bool web_require(web_req_t *r, const char *need);
+
+/* ---- the loop (web/bridge.c) ---- */
+bridge_t *bridge_new(void *zctx, const char *endpoint);
+void bridge_destroy(bridge_t **self_p);
+/* Next request id of this thread's socket. */
+uint64_t bridge_next_id(bridge_t *b);
+/* Send req (encoded with req_id) and wait for the answer with that id.
+   Returns the message, or NULL on timeout. */
+pb_msg_t *bridge_call(bridge_t *b, const pb_buf_t *req, uint64_t req_id, uint32_t timeout_ms);
+/* An API operation: body JSON (not stolen) -> *out JSON. 0 ok; -1 after
+   answering the error (the loop's ERROR mapped to its status, or 503). */
+int web_api(web_req_t *r, const char *op, const json_t *body, json_t **out, uint32_t wait_ms);
+/* A client-protocol request (encoded in req with req_id): the REPLY or
+   SUBMITTED message, or NULL after answering the error. */
+pb_msg_t *web_call(web_req_t *r, const pb_buf_t *req, uint64_t req_id);
+
+/* ---- routes (web/routes.c and the api_*.c files) ---- */
+typedef enum {
+    NEED_NONE,                         /* public: health */
+    NEED_ANY,                          /* any valid credential; the handler checks more */
+    NEED_READ,
+    NEED_ADMIN,
+    NEED_WORKER                        /* worker:{param 0} */
+} web_need_t;
+
+typedef void (web_handler_fn)(web_req_t *r);
+
+typedef struct {
+    const char *method;
+    const char *pattern;               /* "/api/jobs/{}" : {} matches one segment */
+    web_need_t need;
+    web_handler_fn *handler;
+} web_route_t;
+
+/* Route and answer one request. */
+void web_route(web_req_t *r);
+/* Every route, for the spec test (`popebot-node routes`). */
+const web_route_t *web_routes(size_t *n);
+
+/* handlers */
+web_handler_fn web_healthz, web_readyz, web_info, web_metrics;
+web_handler_fn web_jobs_post, web_jobs_list, web_job_get, web_job_cancel, web_job_retry,
+    web_job_logs;
+web_handler_fn web_clusters_list, web_clusters_post, web_cluster_get, web_cluster_patch,
+    web_cluster_delete;
+web_handler_fn web_roles_list, web_roles_post, web_role_get, web_role_patch, web_role_delete;
+web_handler_fn web_worker_webhook, web_worker_next, web_role_trigger;
+
+#endif
