@@ -497,6 +497,8 @@ class Mesh:
         self.logs = self.tmp / "logs"
         self.logs.mkdir(parents=True, exist_ok=True)
         self.port = None
+        self.http_port = None
+        self._keys = {}
         self.coord = None
         self.coord_count = 0
         self.workers = {}
@@ -524,8 +526,11 @@ class Mesh:
         for _ in range(5):
             if self.port is None:
                 self.port = free_port()
+            if self.http_port is None:
+                self.http_port = free_port()
             self.coord_count += 1
             args = ["--role=coordinator", f"--bind={self.endpoint}",
+                    f"--http=127.0.0.1:{self.http_port}",
                     f"--data-dir={self.tmp / 'data'}", f"--heartbeat={heartbeat}",
                     f"--liveness={liveness}", "--log-level=debug"]
             if self.roles_file:
@@ -542,6 +547,7 @@ class Mesh:
                 p.cleanup()
                 if fresh and not self.workers:
                     self.port = None
+                    self.http_port = None
                 time.sleep(0.5)
         raise AssertionError(f"coordinator could not bind {self.endpoint}")
 
@@ -549,7 +555,7 @@ class Mesh:
         def ready():
             if not p.alive():
                 text = p.log_text()
-                if "cannot bind" in text:
+                if "cannot bind" in text or "cannot serve HTTP" in text:
                     raise _BindFailed(text)
                 raise AssertionError(f"{p.name} exited with {p.popen.returncode}:\n{text[-3000:]}")
             try:
@@ -594,6 +600,30 @@ class Mesh:
             if w["name"] == name or w["id"] == name:
                 return w
         return None
+
+    # -- HTTP --
+    @property
+    def url(self):
+        return f"http://127.0.0.1:{self.http_port}"
+
+    def key(self, scope="admin"):
+        """An API key with these scopes (made once per scope, by the CLI)."""
+        if scope not in self._keys:
+            r = run_cli(["keys", "create", f"--data-dir={self.tmp / 'data'}", f"--scope={scope}"])
+            assert r.rc == 0, r
+            self._keys[scope] = r.out.strip().splitlines()[-1]
+        return self._keys[scope]
+
+    def http(self, method, path, key="admin", json_body=None, data=None, headers=None,
+             timeout=30, **kw):
+        """One HTTP request; key is a scope (a key is made for it), a raw key
+        starting with "pb", or None for no credential. Returns the response."""
+        import requests
+        h = dict(headers or {})
+        if key is not None:
+            h["x-api-key"] = key if key.startswith("pb") else self.key(key)
+        return requests.request(method, self.url + path, json=json_body, data=data,
+                                headers=h, timeout=timeout, **kw)
 
     # -- client --
     @property
