@@ -1284,6 +1284,31 @@ static void test_unknown_command(void **state)
     pb_buf_free(&b);
 }
 
+/* API: the HTTP layer's operation round-trips; a missing body is malformed. */
+static void test_api_roundtrip(void **state)
+{
+    (void) state;
+    pb_buf_t b;
+    pb_buf_init(&b);
+    pb_enc_api(&b, 77, "cluster.get", "{\"id\":\"w1\"}", 11);
+    pb_err_t err;
+    pb_msg_t *m = pb_decode(pb_buf_data(&b), pb_buf_size(&b), &err);
+    assert_non_null(m);
+    assert_int_equal(m->cmd, PB_API);
+    assert_int_equal(m->u.api.req_id, 77);
+    assert_int_equal(m->u.api.op.len, 11);
+    assert_memory_equal(m->u.api.op.ptr, "cluster.get", 11);
+    assert_memory_equal(m->u.api.body.ptr, "{\"id\":\"w1\"}", 11);
+    pb_msg_destroy(&m);
+    pb_buf_reset(&b);
+    pb_w_begin(&b, PB_API, 2);
+    pb_w_uint(&b, 1);
+    pb_w_cstr(&b, "info");
+    assert_null(pb_decode(pb_buf_data(&b), pb_buf_size(&b), &err));
+    assert_int_equal(err.status, PB_E_MALFORMED);
+    pb_buf_free(&b);
+}
+
 /* ---- helpers of proto.h -------------------------------------------------- */
 
 static void test_cmd_names(void **state)
@@ -1291,7 +1316,7 @@ static void test_cmd_names(void **state)
     (void) state;
     static const char *names[] = {
         "HELLO", "PING", "LOG", "DONE", "DRAIN", "BYE", "WELCOME", "PONG", "ASSIGN",
-        "REVOKE", "SUBMIT", "JOB", "JOBS", "WORKERS", "CANCEL", "RETRY", "SUBMITTED", "REPLY",
+        "REVOKE", "SUBMIT", "JOB", "JOBS", "WORKERS", "CANCEL", "RETRY", "API", "SUBMITTED", "REPLY",
         "RESULT", "ERROR",
     };
     assert_int_equal(T_N(names), PB_CMD_COUNT - 1);
@@ -1559,6 +1584,7 @@ int main(void)
         cmocka_unit_test(test_version),
         cmocka_unit_test(test_unknown_command),
         cmocka_unit_test(test_cmd_names),
+        cmocka_unit_test(test_api_roundtrip),
         cmocka_unit_test(test_str_helpers),
         cmocka_unit_test(test_destroy_and_buffers),
         cmocka_unit_test(test_mutations),
