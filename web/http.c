@@ -72,33 +72,43 @@ void web_error(web_req_t *r, int status, const char *code, const char *fmt, ...)
     free(clean);
 }
 
+/* Grow buf to hold more; NULL (buf freed) when out of memory. */
+static char *s_grow(char *buf, size_t *cap, size_t max)
+{
+    size_t ncap = *cap * 2 > max + 2 ? max + 2 : *cap * 2;
+    char *b = realloc(buf, ncap);
+    if (!b)
+        free(buf);
+    *cap = ncap;
+    return b;
+}
+
 int web_read_body(web_req_t *r)
 {
-    size_t max = r->web->opts.max_body;
-    long long declared = r->ri->content_length;
+    size_t max = r->web->opts.max_body, len = 0;
+    long long declared = r->ri->content_length;  /* -1 when chunked */
     if (declared > (long long) max) {
         web_error(r, 413, "too-large", "request body of %lld bytes is over the limit of %zu",
                   declared, max);
         return -1;
     }
-    size_t cap = declared > 0 ? (size_t) declared + 1 : 4096, len = 0;
+    size_t cap = declared >= 0 ? (size_t) declared + 1 : 4096;
     char *buf = malloc(cap);
-    for (int n = 1; buf && n > 0;) {
-        if (len + 1 == cap) {
-            char *b = len >= max ? NULL : realloc(buf, cap * 2 > max + 2 ? max + 2 : cap * 2);
-            if (!b) {
-                free(buf);
-                web_error(r, 413, "too-large", "request body is over the limit of %zu bytes", max);
-                return -1;
-            }
-            buf = b;
-            cap = cap * 2 > max + 2 ? max + 2 : cap * 2;
-        }
-        n = mg_read(r->conn, buf + len, cap - 1 - len);
-        len += n > 0 ? (size_t) n : 0;
+    while (buf && len <= max && (declared < 0 || len < (size_t) declared)) {
+        if (len + 1 == cap && !(buf = s_grow(buf, &cap, max)))
+            break;
+        int n = mg_read(r->conn, buf + len, cap - 1 - len);
+        if (n <= 0)
+            break;
+        len += (size_t) n;
     }
     if (!buf) {
         web_error(r, 503, "unavailable", "out of memory");
+        return -1;
+    }
+    if (len > max) {
+        free(buf);
+        web_error(r, 413, "too-large", "request body is over the limit of %zu bytes", max);
         return -1;
     }
     buf[len] = '\0';
