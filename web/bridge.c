@@ -4,7 +4,9 @@
     in-process ROUTER (made in init_thread, closed in exit_thread), because
     ZeroMQ sockets must not be shared between threads. A call sends one
     request and waits, bounded, for the answer carrying its req_id; answers
-    to earlier calls that timed out arrive later and are dropped by id.
+    to earlier calls that timed out arrive later and are dropped by id. A
+    waiting call gives up as soon as the server is stopping, so a long poll
+    cannot hold up the coordinator's shutdown.
 */
 #include "web/web_int.h"
 #include "mesh/clock.h"
@@ -17,9 +19,12 @@
 struct bridge {
     void *sock;               /* DEALER to the loop's api socket */
     uint64_t next_id;         /* req_id of the next call */
+    const atomic_int *stop;   /* the server's stopping flag */
 };
 
-bridge_t *bridge_new(void *zctx, const char *endpoint)
+#define SLICE_MS 100          /* a waiting call checks the stopping flag this often */
+
+bridge_t *bridge_new(void *zctx, const char *endpoint, const atomic_int *stop)
 {
     bridge_t *b = calloc(1, sizeof *b);
     int linger = 0;
@@ -30,6 +35,7 @@ bridge_t *bridge_new(void *zctx, const char *endpoint)
         return NULL;
     }
     b->next_id = 1;
+    b->stop = stop;
     return b;
 }
 
@@ -71,7 +77,8 @@ pb_msg_t *bridge_call(bridge_t *b, const pb_buf_t *req, uint64_t req_id, uint32_
     for (;;) {
         int64_t left = deadline - clock_mono_ms();
         zmq_pollitem_t it = { b->sock, 0, ZMQ_POLLIN, 0 };
-        if (left <= 0 || (zmq_poll(&it, 1, (long) left) < 0 && errno != EINTR))
+        if (left <= 0 || atomic_load(b->stop) ||
+            (zmq_poll(&it, 1, (long) (left < SLICE_MS ? left : SLICE_MS)) < 0 && errno != EINTR))
             return NULL;
         if (!(it.revents & ZMQ_POLLIN))
             continue;

@@ -18,7 +18,7 @@ static void *s_init_thread(const struct mg_context *ctx, int type)
     web_t *w = mg_get_user_data(ctx);
     if (type != 1)            /* only connection workers talk to the loop */
         return NULL;
-    bridge_t *b = bridge_new(w->opts.zctx, w->opts.api_endpoint);
+    bridge_t *b = bridge_new(w->opts.zctx, w->opts.api_endpoint, &w->stopping);
     if (!b)
         log_msg(LL_ERROR, "http", "a worker thread cannot reach the loop");
     return b;
@@ -98,6 +98,7 @@ void web_stop(web_t **self_p)
     web_t *w = *self_p;
     if (!w)
         return;
+    atomic_store(&w->stopping, 1);   /* calls waiting on the loop give up */
     mg_stop(w->ctx);
     free(w);
     *self_p = NULL;

@@ -26,7 +26,7 @@ struct web {
     char version[32];
     struct mg_context *ctx;
     atomic_ullong by_status[WEB_STATUS_SLOTS]; /* responses sent, by status */
-    atomic_int ready;                  /* the loop answered once: /readyz */
+    atomic_int stopping;               /* web_stop began: waits on the loop end now */
 };
 
 typedef struct bridge bridge_t;
@@ -63,12 +63,13 @@ int web_status_for(const char *code, size_t len);
 bool web_require(web_req_t *r, const char *need);
 
 /* ---- the loop (web/bridge.c) ---- */
-bridge_t *bridge_new(void *zctx, const char *endpoint);
+/* stop: set when the server stops; a call waiting on the loop then gives up. */
+bridge_t *bridge_new(void *zctx, const char *endpoint, const atomic_int *stop);
 void bridge_destroy(bridge_t **self_p);
 /* Next request id of this thread's socket. */
 uint64_t bridge_next_id(bridge_t *b);
 /* Send req (encoded with req_id) and wait for the answer with that id.
-   Returns the message, or NULL on timeout. */
+   Returns the message, or NULL on timeout or when the server is stopping. */
 pb_msg_t *bridge_call(bridge_t *b, const pb_buf_t *req, uint64_t req_id, uint32_t timeout_ms);
 /* An API operation: body JSON (not stolen) -> *out JSON. 0 ok; -1 after
    answering the error (the loop's ERROR mapped to its status, or 503). */
