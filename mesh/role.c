@@ -101,6 +101,11 @@ static int s_push(roleset_t *set, role_t *r)
     return 0;
 }
 
+int roleset_add(roleset_t *set, role_t *r)
+{
+    return s_push(set, r);
+}
+
 int roleset_init(roleset_t *set)
 {
     set->items = NULL;

@@ -62,6 +62,9 @@ int roleset_load_file(roleset_t *set, const char *path, char *err, size_t errlen
 /* Parse roles from JSON text; same rules as the file. */
 int roleset_load_json(roleset_t *set, const char *text, char *err, size_t errlen);
 role_t *roleset_find(const roleset_t *set, const char *name);
+/* Append r (the set takes it; the caller checked the name is free).
+   0, or -1 (ENOMEM: r is still the caller's). */
+int roleset_add(roleset_t *set, role_t *r);
 void roleset_free(roleset_t *set);
 
 bool role_name_valid(const char *name);
