@@ -9,6 +9,7 @@
     A body that is not JSON is 400; one that is not an object is 422.
 */
 #include "web/web_int.h"
+#include "mesh/role.h"
 
 /* The body as a JSON object, or NULL after answering 400 or 422. */
 static json_t *s_object(web_req_t *r)
@@ -41,9 +42,20 @@ void web_roles_list(web_req_t *r)
     s_call(r, "role.list", json_object(), 200);
 }
 
+/* Whether the path names a possible role; answers 404 when not (a name
+   that is no role name, bad UTF-8 included, names no role). */
+static bool s_named(web_req_t *r)
+{
+    if (role_name_valid(r->param[0]))
+        return true;
+    web_error(r, 404, "not-found", "no role '%.64s'", r->param[0]);
+    return false;
+}
+
 void web_role_get(web_req_t *r)
 {
-    s_call(r, "role.get", json_pack("{s:s}", "name", r->param[0]), 200);
+    if (s_named(r))
+        s_call(r, "role.get", json_pack("{s:s}", "name", r->param[0]), 200);
 }
 
 void web_roles_post(web_req_t *r)
@@ -55,12 +67,13 @@ void web_roles_post(web_req_t *r)
 
 void web_role_patch(web_req_t *r)
 {
-    json_t *body = s_object(r);
+    json_t *body = s_named(r) ? s_object(r) : NULL;
     if (body)
         s_call(r, "role.update", json_pack("{s:s,s:o}", "name", r->param[0], "patch", body), 200);
 }
 
 void web_role_delete(web_req_t *r)
 {
-    s_call(r, "role.delete", json_pack("{s:s}", "name", r->param[0]), 204);
+    if (s_named(r))
+        s_call(r, "role.delete", json_pack("{s:s}", "name", r->param[0]), 204);
 }

@@ -16,6 +16,7 @@
     loop's small answer forwarded as it is.
 */
 #include "web/web_int.h"
+#include "mesh/role.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -65,6 +66,10 @@ void web_role_trigger(web_req_t *r)
 {
     if (strcmp(r->param[0], r->web->cluster_id) != 0) {
         web_error(r, 404, "not-found", "no cluster %.64s here", r->param[0]);
+        return;
+    }
+    if (!role_name_valid(r->param[1])) {
+        web_error(r, 404, "not-found", "unknown role '%.64s'", r->param[1]);
         return;
     }
     bool answered;

@@ -226,3 +226,12 @@ def test_disabled_role_refuses_zmq_and_http(mesh):
     assert mesh.http("PATCH", "/api/roles/off", json_body={"enabled": True}).status_code == 200
     assert mesh.http("POST", "/api/jobs", json_body={"role": "off"}).status_code == 202
     assert mesh.submit("off", {})
+
+
+def test_odd_names_in_paths_are_404(mesh):
+    mesh.start_coordinator()
+    for name in ("%C3%28", "a%20b", "x" * 65, "%00", "..%2F..%2Fetc"):
+        for method in ("GET", "PATCH", "DELETE"):
+            r = mesh.http(method, "/api/roles/" + name, json_body={} if method == "PATCH" else None)
+            assert r.status_code == 404, (method, name, r.text)
+    assert mesh.coord.alive()

@@ -139,3 +139,11 @@ def test_queue_limit_429(mesh):
     mesh.wait_jobs(ids, states=("succeeded",))
     r = mesh.http("POST", p, key="admin", json_body={"prompt": "again"})
     assert r.status_code == 202, r.text
+
+
+def test_odd_role_names_are_404(mesh):
+    mesh.start_coordinator(roles=roles())
+    for name in ("%C3%28", "a%20b", "x" * 65, "%00"):
+        r = mesh.http("POST", path(mesh, name), key="admin", json_body={"prompt": "x"})
+        assert r.status_code == 404, (name, r.text)
+    assert mesh.coord.alive()
