@@ -2,6 +2,7 @@
 
     Rules: a role set owns its roles; a role owns every string in it. Parsing
     is strict and all-or-nothing: on any error nothing is added to the set.
+    One parser (s_role_from_json) serves the roles file and the HTTP API.
 */
 #include "mesh/role.h"
 
@@ -15,18 +16,62 @@ bool role_name_valid(const char *name)
     return kv_name_valid(name, strlen(name));
 }
 
+bool role_scope_valid(const char *s, size_t len)
+{
+    if ((len == 5 && memcmp(s, "admin", 5) == 0) || (len == 4 && memcmp(s, "read", 4) == 0))
+        return true;
+    if (len > 7 && memcmp(s, "submit:", 7) == 0)
+        return (len == 8 && s[7] == '*') || kv_name_valid(s + 7, len - 7);
+    return len > 7 && memcmp(s, "worker:", 7) == 0 && kv_name_valid(s + 7, len - 7);
+}
+
+bool role_defined(const role_t *r)
+{
+    return r->builtin || r->ncommand > 0;
+}
+
+/* Free the definition; the name stays. */
+static void s_free_def(role_t *r)
+{
+    for (size_t i = 0; i < r->ncommand; i++)
+        free(r->command[i]);
+    free(r->command);
+    for (size_t i = 0; i < r->npermissions; i++)
+        free(r->permissions[i]);
+    free(r->permissions);
+    kv_free(&r->env);
+}
+
 void role_destroy(role_t **self_p)
 {
     role_t *r = *self_p;
     if (!r)
         return;
-    for (size_t i = 0; i < r->ncommand; i++)
-        free(r->command[i]);
-    free(r->command);
-    kv_free(&r->env);
+    s_free_def(r);
     free(r->name);
     free(r);
     *self_p = NULL;
+}
+
+void role_take_def(role_t *dst, role_t **src_p)
+{
+    role_t *src = *src_p;
+    char *name = dst->name;
+    s_free_def(dst);
+    *dst = *src;
+    dst->name = name;
+    free(src->name);
+    free(src);
+    *src_p = NULL;
+}
+
+void role_clear(role_t *r)
+{
+    char *name = r->name;
+    s_free_def(r);
+    memset(r, 0, sizeof *r);
+    r->name = name;
+    r->max_attempts = 1;
 }
 
 static role_t *s_role_new(const char *name)
@@ -38,6 +83,7 @@ static role_t *s_role_new(const char *name)
     r->max_attempts = ROLE_DEFAULT_MAX_ATTEMPTS;
     r->backoff_base_ms = ROLE_DEFAULT_BACKOFF_BASE_MS;
     r->backoff_max_ms = ROLE_DEFAULT_BACKOFF_MAX_MS;
+    r->enabled = true;
     if (!r->name) {
         free(r);
         return NULL;
@@ -53,6 +99,11 @@ static int s_push(roleset_t *set, role_t *r)
     set->items = items;
     items[set->n++] = r;
     return 0;
+}
+
+int roleset_add(roleset_t *set, role_t *r)
+{
+    return s_push(set, r);
 }
 
 int roleset_init(roleset_t *set)
@@ -158,6 +209,27 @@ static int s_env(s_ctx_t *c, role_t *r, json_t *v)
     return 0;
 }
 
+static int s_permissions(s_ctx_t *c, role_t *r, json_t *v)
+{
+    const char *what = "must be an array of scopes (admin, read, submit:ROLE, submit:*, "
+                       "worker:ID)";
+    if (!json_is_array(v) || json_array_size(v) > ROLE_PERMISSIONS_MAX)
+        return s_fail(c, "permissions", what);
+    r->permissions = calloc(json_array_size(v) + 1, sizeof(char *));
+    if (!r->permissions)
+        return s_fail(c, "permissions", "out of memory");
+    size_t i;
+    json_t *e;
+    json_array_foreach(v, i, e) {
+        if (!json_is_string(e) || !role_scope_valid(json_string_value(e), json_string_length(e)))
+            return s_fail(c, "permissions", what);
+        if (!(r->permissions[i] = strdup(json_string_value(e))))
+            return s_fail(c, "permissions", "out of memory");
+        r->npermissions = i + 1;
+    }
+    return 0;
+}
+
 static int s_field(s_ctx_t *c, role_t *r, const char *key, json_t *v)
 {
     if (strcmp(key, "name") == 0)
@@ -178,14 +250,21 @@ static int s_field(s_ctx_t *c, role_t *r, const char *key, json_t *v)
         return s_uint(c, v, key, 0, &r->backoff_max_ms);
     if (strcmp(key, "env") == 0)
         return s_env(c, r, v);
+    if (strcmp(key, "enabled") == 0) {
+        if (!json_is_boolean(v))
+            return s_fail(c, key, "must be true or false");
+        r->enabled = json_is_true(v);
+        return 0;
+    }
+    if (strcmp(key, "permissions") == 0)
+        return s_permissions(c, r, v);
     return s_fail(c, key, "is not a role field (known: name, command, shell, timeout_ms, "
-                          "max_attempts, backoff_base_ms, backoff_max_ms, max_concurrency, env)");
+                          "max_attempts, backoff_base_ms, backoff_max_ms, max_concurrency, env, "
+                          "enabled, permissions)");
 }
 
-static role_t *s_role_from_json(json_t *o, size_t index, char *err, size_t errlen)
+static role_t *s_role_from_json(json_t *o, const char *label, char *err, size_t errlen)
 {
-    char label[32];
-    snprintf(label, sizeof label, "#%zu", index + 1);
     s_ctx_t c = { err, errlen, label };
     if (!json_is_object(o)) {
         s_fail(&c, "entry", "must be an object");
@@ -225,7 +304,9 @@ static int s_add_all(roleset_t *set, json_t *roles, char *err, size_t errlen)
     size_t first = set->n, i;
     json_t *o;
     json_array_foreach(roles, i, o) {
-        role_t *r = s_role_from_json(o, i, err, errlen);
+        char label[32];
+        snprintf(label, sizeof label, "#%zu", i + 1);
+        role_t *r = s_role_from_json(o, label, err, errlen);
         if (r && roleset_find(set, r->name)) {
             snprintf(err, errlen, "role '%s' is defined twice (or is built in)", r->name);
             role_destroy(&r);
@@ -239,6 +320,58 @@ static int s_add_all(roleset_t *set, json_t *roles, char *err, size_t errlen)
     }
     return 0;
 }
+
+role_t *role_from_json(const json_t *o, char *err, size_t errlen)
+{
+    return s_role_from_json((json_t *) o, "(new)", err, errlen);
+}
+
+/* ---- JSON writing ---------------------------------------------------------- */
+
+static json_t *s_strings(char **v, size_t n)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; a && i < n; i++)
+        if (json_array_append_new(a, json_string(v[i])) != 0) {
+            json_decref(a);
+            return NULL;
+        }
+    return a;
+}
+
+static json_t *s_env_json(const kvlist_t *env)
+{
+    json_t *o = json_object();
+    for (size_t i = 0; o && i < env->n; i++)
+        if (json_object_set_new(o, env->items[i].key, json_string(env->items[i].val)) != 0) {
+            json_decref(o);
+            return NULL;
+        }
+    return o;
+}
+
+json_t *role_to_json(const role_t *r)
+{
+    json_t *o = json_pack("{s:s,s:b,s:I,s:I,s:I,s:I,s:I,s:o,s:b,s:o}",
+                          "name", r->name, "shell", r->shell,
+                          "timeout_ms", (json_int_t) r->timeout_ms,
+                          "max_attempts", (json_int_t) r->max_attempts,
+                          "backoff_base_ms", (json_int_t) r->backoff_base_ms,
+                          "backoff_max_ms", (json_int_t) r->backoff_max_ms,
+                          "max_concurrency", (json_int_t) r->max_concurrency,
+                          "env", s_env_json(&r->env), "enabled", r->enabled,
+                          "permissions", s_strings(r->permissions, r->npermissions));
+    if (!o || r->ncommand == 0)
+        return o;
+    json_t *cmd = r->shell ? json_string(r->command[0]) : s_strings(r->command, r->ncommand);
+    if (json_object_set_new(o, "command", cmd) != 0) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
+}
+
+/* ---- files ------------------------------------------------------------------ */
 
 static int s_load_doc(roleset_t *set, json_t *doc, char *err, size_t errlen)
 {

@@ -23,6 +23,16 @@ void coord_api_reply(coord_t *c, const rid_t *rid, uint64_t req_id, json_t *obj)
 void coord_api_error(coord_t *c, const rid_t *rid, uint64_t req_id, const char *code,
                      const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
-#define COORD_API_OPS
+/* coord_api_role.c */
+coord_api_fn coord_role_list, coord_role_get, coord_role_create, coord_role_update,
+    coord_role_delete, coord_role_trigger;
+
+#define COORD_API_OPS \
+    { "role.list", coord_role_list }, \
+    { "role.get", coord_role_get }, \
+    { "role.create", coord_role_create }, \
+    { "role.update", coord_role_update }, \
+    { "role.delete", coord_role_delete }, \
+    { "role.trigger", coord_role_trigger },
 
 #endif

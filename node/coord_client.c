@@ -7,6 +7,10 @@
     Rules: a request gets exactly one reply, REPLY/SUBMITTED or ERROR, with
     the request's req_id. A refused job in a SUBMIT batch does not refuse
     the others: each entry of SUBMITTED says what happened to its job.
+    coord_submit_one is the one way a job is created, for SUBMIT and for
+    the HTTP layer's role trigger alike; its refusals start with a fixed
+    prefix the web layer maps to a status ("unknown role", "role disabled",
+    "queue full", "store full", ...).
 */
 #include "node/coord_int.h"
 #include "mesh/objenc.h"
@@ -74,9 +78,15 @@ static int s_enqueue(coord_t *c, job_t *job, uint32_t delay_ms)
     return 0;
 }
 
+/* Queued and scheduled jobs, as counted for --queue-limit. */
+static size_t s_waiting(const coord_t *c)
+{
+    return sched_total(c->sched) + c->later.n;
+}
+
 /* Why item it cannot become a job (into whybuf), or NULL when it can. */
-static const char *s_refusal(coord_t *c, const pb_submit_item_t *it, role_t **role,
-                             kvlist_t *where, char *whybuf, size_t whylen)
+static const char *s_refusal(coord_t *c, const pb_submit_item_t *it, bool json_checked,
+                             role_t **role, kvlist_t *where, char *whybuf, size_t whylen)
 {
     *role = NULL;
     if (!coord_store_room(c, it->payload.len))
@@ -85,9 +95,17 @@ static const char *s_refusal(coord_t *c, const pb_submit_item_t *it, role_t **ro
     *role = name ? roleset_find(&c->roles, name) : NULL;
     snprintf(whybuf, whylen, "unknown role '%.64s'", name ? name : "");
     free(name);
-    if (!*role || (!(*role)->builtin && (*role)->ncommand == 0)) /* none, or vanished */
+    if (!*role || !role_defined(*role))                 /* none, or vanished */
         return whybuf;
-    if (!s_is_json(it->payload))
+    if (!(*role)->enabled) {
+        snprintf(whybuf, whylen, "role disabled: '%.60s' takes no new jobs", (*role)->name);
+        return whybuf;
+    }
+    if (s_waiting(c) >= c->opts->queue_limit) {
+        snprintf(whybuf, whylen, "queue full: %zu jobs are waiting (--queue-limit)", s_waiting(c));
+        return whybuf;
+    }
+    if (!json_checked && !s_is_json(it->payload))
         return "payload must be JSON text";
     if (it->idem_key.ptr && (it->idem_key.len == 0 || it->idem_key.len > IDEM_KEY_MAX))
         return "idempotency key must be 1-255 bytes";
@@ -114,16 +132,13 @@ static int s_known_key(coord_t *c, pb_str_t key, char *idout)
     return 1;
 }
 
-/* Create one job (or find the one its idempotency key made). Returns it or,
-   for a key whose job is no longer in memory, NULL with idout still set;
-   NULL with *why set when refused. */
-static job_t *s_submit_one(coord_t *c, const pb_submit_item_t *it, char *idout,
-                           const char **why, char *whybuf, size_t whylen)
+job_t *coord_submit_one(coord_t *c, const pb_submit_item_t *it, bool json_checked, char *idout,
+                        const char **why, char *whybuf, size_t whylen)
 {
     role_t *role;
     kvlist_t where = { 0 };
     job_t *job = NULL;
-    *why = s_refusal(c, it, &role, &where, whybuf, whylen);
+    *why = s_refusal(c, it, json_checked, &role, &where, whybuf, whylen);
     int known = *why ? 0 : s_known_key(c, it->idem_key, idout);
     if (known == 1) {   /* the first job; a finished one may be only in the store */
         kv_free(&where);
@@ -185,7 +200,8 @@ static void s_submit(coord_t *c, const rid_t *rid, const pb_submit_t *m)
     }
     for (uint32_t i = 0; i < m->n; i++) {
         const char *why = NULL;
-        job_t *job = s_submit_one(c, &m->items[i], ids[i], &why, whybuf[i], sizeof whybuf[i]);
+        job_t *job = coord_submit_one(c, &m->items[i], false, ids[i], &why, whybuf[i],
+                                      sizeof whybuf[i]);
         if (job && m->wait)
             why = s_wait_for(c, job, rid);
         if (!why || job)

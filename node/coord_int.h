@@ -92,6 +92,8 @@ int coord_store_open(coord_t *c);
 void coord_save_job(coord_t *c, job_t *job);
 void coord_save_peer(coord_t *c, const peer_t *p);
 void coord_save_idem(coord_t *c, pb_str_t key, uint64_t id, int64_t created_ms);
+void coord_save_role(coord_t *c, const role_t *r);
+void coord_delete_role(coord_t *c, const char *name);
 /* Append a chunk of the job's output (capped per job, oldest dropped). */
 void coord_save_log(coord_t *c, job_t *job, const char *data, size_t len);
 /* Retention: at most every PRUNE_EVERY_MS, delete up to PRUNE_BATCH
@@ -152,6 +154,15 @@ void coord_job_ended(coord_t *c, job_t *job);
 
 /* coord_client.c */
 void coord_client_msg(coord_t *c, const rid_t *rid, pb_msg_t *msg);
+/* Create one job (or find the one its idempotency key made): every way in
+   (SUBMIT, the role trigger) goes through here. Returns the job or, for a
+   key whose job is no longer in memory, NULL with idout (JOBID_LEN+1
+   bytes) still set; NULL with *why set when refused (a fixed prefix says
+   why: "unknown role", "role disabled", "queue full", the store's
+   "store full", ...). json_checked: the payload is known to be JSON text.
+   The caller sets dispatch_needed. */
+job_t *coord_submit_one(coord_t *c, const pb_submit_item_t *it, bool json_checked, char *idout,
+                        const char **why, char *whybuf, size_t whylen);
 
 /* coord_api.c: the HTTP layer's operations (API messages, api socket only). */
 void coord_api_msg(coord_t *c, const rid_t *rid, const pb_api_t *m);

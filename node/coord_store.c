@@ -68,6 +68,25 @@ void coord_save_peer(coord_t *c, const peer_t *p)
         s_failed(c, "saving a worker", err);
 }
 
+void coord_save_role(coord_t *c, const role_t *r)
+{
+    char err[200];
+    if (c->store_error)
+        return;
+    if (store_begin(c->store, err, sizeof err) != 0 || store_put_role(c->store, r, err, sizeof err) != 0)
+        s_failed(c, "saving a role", err);
+}
+
+void coord_delete_role(coord_t *c, const char *name)
+{
+    char err[200];
+    if (c->store_error)
+        return;
+    if (store_begin(c->store, err, sizeof err) != 0 ||
+        store_del_role(c->store, name, err, sizeof err) != 0)
+        s_failed(c, "deleting a role", err);
+}
+
 int coord_commit(coord_t *c)
 {
     char err[200];

@@ -192,7 +192,7 @@ int rec_enc_role(rec_buf_t *b, const role_t *r, char *err, size_t errlen)
     }
     rec_buf_reset(b);
     msgpack_packer *pk = &b->pk;
-    msgpack_pack_array(pk, 10);
+    msgpack_pack_array(pk, 12);
     msgpack_pack_uint32(pk, REC_VERSION);
     s_w_str(b, r->name);
     s_w_strs(b, r->command, r->ncommand);
@@ -206,6 +206,11 @@ int rec_enc_role(rec_buf_t *b, const role_t *r, char *err, size_t errlen)
     s_w_kvs(b, &r->env);
     msgpack_pack_uint32(pk, r->backoff_base_ms);
     msgpack_pack_uint32(pk, r->backoff_max_ms);
+    if (r->enabled)
+        msgpack_pack_true(pk);
+    else
+        msgpack_pack_false(pk);
+    s_w_strs(b, r->permissions, r->npermissions);
     return s_enc_end(b, "role", err, errlen);
 }
 
@@ -776,6 +781,13 @@ static int s_role_check(s_rd_t *r, role_t *role)
         return s_fail(r, "role '%s' has no command", role->name);
     if (role->shell && role->ncommand != 1)
         return s_fail(r, "shell role '%s' must have one command line", role->name);
+    if (role->npermissions > ROLE_PERMISSIONS_MAX)
+        return s_fail(r, "role '%s' has more than %d permissions", role->name,
+                      ROLE_PERMISSIONS_MAX);
+    for (size_t i = 0; i < role->npermissions; i++)
+        if (!role_scope_valid(role->permissions[i], strlen(role->permissions[i])))
+            return s_fail(r, "role '%s': permission '%.80s' is not a scope", role->name,
+                          role->permissions[i]);
     role->builtin = role->ncommand == 0;
     return 0;
 }
@@ -791,6 +803,7 @@ role_t *rec_dec_role(const void *data, size_t size, char *err, size_t errlen)
     if (role) {
         role->backoff_base_ms = ROLE_DEFAULT_BACKOFF_BASE_MS;  /* records before these fields */
         role->backoff_max_ms = ROLE_DEFAULT_BACKOFF_MAX_MS;
+        role->enabled = true;                                  /* and before these */
     }
     if (!role || !(role->name = strdup(name))) {
         free(role);
@@ -804,7 +817,10 @@ role_t *rec_dec_role(const void *data, size_t size, char *err, size_t errlen)
         s_u32(&r, "max_concurrency", &role->max_concurrency) != 0 ||
         s_kvs(&r, "env", &role->env) != 0 ||
         (n > 8 && s_u32(&r, "backoff_base_ms", &role->backoff_base_ms) != 0) ||
-        (n > 9 && s_u32(&r, "backoff_max_ms", &role->backoff_max_ms) != 0) || s_close(&r, n) != 0 ||
+        (n > 9 && s_u32(&r, "backoff_max_ms", &role->backoff_max_ms) != 0) ||
+        (n > 10 && s_bool(&r, "enabled", &role->enabled) != 0) ||
+        (n > 11 && s_strs(&r, "permissions", &role->permissions, &role->npermissions) != 0) ||
+        s_close(&r, n) != 0 ||
         s_role_check(&r, role) != 0)
         role_destroy(&role);
     return role;

@@ -10,7 +10,10 @@
               version str, address str, heartbeat_ms uint, liveness uint,
               first_seen_ms int, seen_wall_ms int, state str]
       role   [1, name str, command [str], shell bool, timeout_ms uint,
-              max_attempts uint, max_concurrency uint, env {str:str}]
+              max_attempts uint, max_concurrency uint, env {str:str},
+              backoff_base_ms uint, backoff_max_ms uint, enabled bool,
+              permissions [str]]   (older records end before any of the
+              last four: their defaults apply)
 
     Rules this codec keeps:
     - Decoding trusts nothing: it reads the bytes itself (no msgpack-c

@@ -571,6 +571,19 @@ int store_put_role(store_t *s, const role_t *r, char *err, size_t errlen)
     return s_put_named(s, s->roles, "role", r->name, err, errlen);
 }
 
+int store_del_role(store_t *s, const char *name, char *err, size_t errlen)
+{
+    if (s_need_txn(s, err, errlen) != 0)
+        return -1;
+    MDB_val k = s_str_key(name);
+    int rc = mdb_del(s->txn, s->roles, &k, NULL);
+    if (rc == 0 || rc == MDB_NOTFOUND)
+        return 0;
+    char what[320];
+    snprintf(what, sizeof what, "deleting role %s", name);
+    return s_write_fail(s, what, rc, err, errlen);
+}
+
 /* ---- idempotency keys -------------------------------------------------------- */
 
 static void s_put_be(uint8_t *p, uint64_t v)

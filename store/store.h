@@ -65,6 +65,8 @@ void store_abort(store_t *s);
 int store_put_job(store_t *s, job_t *job, char *err, size_t errlen);
 int store_put_worker(store_t *s, const peer_t *p, char *err, size_t errlen);
 int store_put_role(store_t *s, const role_t *r, char *err, size_t errlen);
+/* Delete a role's record (none is not an error). */
+int store_del_role(store_t *s, const char *name, char *err, size_t errlen);
 
 /* Idempotency keys (key bytes, 1-255) -> the job they created and when.
    store_idem_get reads through the open write transaction when there is

@@ -1,10 +1,12 @@
 /*  tests/unit/test_role.c — role files: built-ins, valid roles, and every
-    kind of mistake a role file can hold (each must be refused, naming it). */
+    kind of mistake a role file can hold (each must be refused, naming it);
+    one role object to JSON and back; replacing and clearing a role in place. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -82,6 +84,79 @@ static void test_refused(void **state)
     s_refused("{\"roles\":[{\"name\":\"a\",\"command\":[\"x\"]},{\"name\":\"a\",\"command\":[\"y\"]}]}",
               "twice");
     s_refused("{\"roles\":[{\"name\":\"echo\",\"command\":[\"x\"]}]}", "built in");
+    s_refused("{\"roles\":[{\"name\":\"a\",\"command\":[\"x\"],\"enabled\":1}]}", "enabled");
+    s_refused("{\"roles\":[{\"name\":\"a\",\"command\":[\"x\"],\"permissions\":\"read\"}]}",
+              "permissions");
+    s_refused("{\"roles\":[{\"name\":\"a\",\"command\":[\"x\"],\"permissions\":[\"root\"]}]}",
+              "permissions");
+    s_refused("{\"roles\":[{\"name\":\"a\",\"command\":[\"x\"],\"permissions\":[\"submit:a b\"]}]}",
+              "permissions");
+}
+
+static role_t *s_parse(const char *text, char *err, size_t errlen)
+{
+    json_t *o = json_loads(text, 0, NULL);
+    assert_non_null(o);
+    role_t *r = role_from_json(o, err, errlen);
+    json_decref(o);
+    return r;
+}
+
+static void test_json_round_trip(void **state)
+{
+    (void) state;
+    char err[200] = "";
+    const char *text = "{\"name\":\"deploy\",\"command\":[\"run\",\"{{PAYLOAD}}\"],"
+                       "\"shell\":false,\"timeout_ms\":500,\"max_attempts\":2,"
+                       "\"backoff_base_ms\":10,\"backoff_max_ms\":20,\"max_concurrency\":3,"
+                       "\"env\":{\"A\":\"1\"},\"enabled\":false,"
+                       "\"permissions\":[\"submit:deploy\",\"worker:w1\",\"read\"]}";
+    role_t *r = s_parse(text, err, sizeof err);
+    assert_non_null(r);
+    assert_false(r->enabled);
+    assert_int_equal(r->npermissions, 3);
+    assert_string_equal(r->permissions[1], "worker:w1");
+    json_t *back = role_to_json(r), *orig = json_loads(text, 0, NULL);
+    assert_true(json_equal(back, orig));
+    json_decref(back);
+    json_decref(orig);
+    role_t *sh = s_parse("{\"name\":\"s\",\"shell\":true,\"command\":\"echo hi\"}", err,
+                         sizeof err);
+    assert_non_null(sh);
+    assert_true(sh->enabled);
+    back = role_to_json(sh);
+    assert_string_equal(json_string_value(json_object_get(back, "command")), "echo hi");
+    assert_int_equal(json_array_size(json_object_get(back, "permissions")), 0);
+    json_decref(back);
+    role_destroy(&sh);
+    assert_null(s_parse("{\"name\":\"x\",\"command\":[\"a\"],\"nope\":1}", err, sizeof err));
+    assert_non_null(strstr(err, "nope"));
+    role_destroy(&r);
+}
+
+static void test_in_place(void **state)
+{
+    (void) state;
+    char err[200];
+    role_t *r = s_parse("{\"name\":\"a\",\"command\":[\"old\"],\"env\":{\"X\":\"1\"}}", err,
+                        sizeof err);
+    role_t *keep = r;
+    role_t *n = s_parse("{\"name\":\"a\",\"command\":[\"new\",\"arg\"],\"permissions\":[\"read\"]}",
+                        err, sizeof err);
+    role_take_def(r, &n);
+    assert_null(n);
+    assert_ptr_equal(r, keep);
+    assert_string_equal(r->name, "a");
+    assert_int_equal(r->ncommand, 2);
+    assert_string_equal(r->command[0], "new");
+    assert_int_equal(r->env.n, 0);
+    assert_int_equal(r->npermissions, 1);
+    assert_true(role_defined(r));
+    role_clear(r);
+    assert_string_equal(r->name, "a");
+    assert_false(role_defined(r));
+    assert_int_equal(r->npermissions, 0);
+    role_destroy(&r);
 }
 
 static void test_file(void **state)
@@ -111,6 +186,8 @@ int main(void)
         cmocka_unit_test(test_valid),
         cmocka_unit_test(test_refused),
         cmocka_unit_test(test_file),
+        cmocka_unit_test(test_json_round_trip),
+        cmocka_unit_test(test_in_place),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

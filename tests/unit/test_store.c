@@ -630,6 +630,7 @@ static role_t *s_mk_role(const char *name, bool shell, size_t ncommand, ...)
     r->name = strdup(name);
     r->shell = shell;
     r->max_attempts = 3;
+    r->enabled = true;
     r->command = calloc(ncommand ? ncommand : 1, sizeof(char *));
     va_list ap;
     va_start(ap, ncommand);
@@ -652,6 +653,11 @@ static void test_role_round_trip(void **state)
     argv->backoff_max_ms = 9000;
     kv_set(&argv->env, "CC", "gcc");
     kv_set(&argv->env, "LANG", "C.UTF-8");
+    argv->enabled = false;
+    argv->permissions = calloc(2, sizeof(char *));
+    argv->permissions[0] = strdup("submit:build");
+    argv->permissions[1] = strdup("worker:w1");
+    argv->npermissions = 2;
     role_t *sh = s_mk_role("report", true, 1, "echo {payload} | wc -c");
     role_t *echo = s_mk_role("echo", false, 0);
     assert_int_equal(store_begin(fx->s, fx->err, sizeof fx->err), 0);
@@ -676,6 +682,10 @@ static void test_role_round_trip(void **state)
     assert_int_equal(b->backoff_max_ms, 9000);
     assert_int_equal(b->env.n, 2);
     assert_string_equal(kv_get(&b->env, "LANG"), "C.UTF-8");
+    assert_false(b->enabled);
+    assert_int_equal(b->npermissions, 2);
+    assert_string_equal(b->permissions[1], "worker:w1");
+    assert_true(e->enabled);
     assert_string_equal(e->name, "echo");
     assert_true(e->builtin);
     assert_int_equal(e->ncommand, 0);
@@ -683,8 +693,21 @@ static void test_role_round_trip(void **state)
     assert_true(s->shell);
     assert_int_equal(s->ncommand, 1);
     assert_string_equal(s->command[0], "echo {payload} | wc -c");
+    assert_true(s->enabled);
+    assert_int_equal(s->npermissions, 0);
     for (size_t i = 0; i < rs.n; i++)
         role_destroy(&rs.items[i]);
+    /* a deleted role is gone after a reopen */
+    assert_int_equal(store_begin(fx->s, fx->err, sizeof fx->err), 0);
+    assert_int_equal(store_del_role(fx->s, "report", fx->err, sizeof fx->err), 0);
+    assert_int_equal(store_del_role(fx->s, "never", fx->err, sizeof fx->err), 0);
+    s_commit(fx);
+    s_open(fx);
+    s_roles_t rs2 = { 0 };
+    assert_int_equal(store_each_role(fx->s, s_take_role, &rs2, fx->err, sizeof fx->err), 0);
+    assert_int_equal(rs2.n, 2);
+    for (size_t i = 0; i < rs2.n; i++)
+        role_destroy(&rs2.items[i]);
     role_destroy(&argv);
     role_destroy(&sh);
     role_destroy(&echo);
@@ -894,6 +917,25 @@ static void test_record_truncated_and_flipped(void **state)
     free(copy);
     job_destroy(&j);
     rec_buf_free(&b);
+}
+
+/* A role record written before enabled and permissions existed. */
+static void test_record_old_role(void **state)
+{
+    (void) state;
+    char err[200];
+    static const uint8_t old[] = { 0x98, 0x01, 0xa1, 'r', 0x91, 0xa1, 'x', 0xc2, 0x00, 0x01,
+                                   0x00, 0x80 };
+    role_t *r = rec_dec_role(old, sizeof old, err, sizeof err);
+    assert_non_null(r);
+    assert_true(r->enabled);
+    assert_int_equal(r->npermissions, 0);
+    assert_int_equal(r->backoff_base_ms, ROLE_DEFAULT_BACKOFF_BASE_MS);
+    role_destroy(&r);
+    static const uint8_t bad[] = { 0x9c, 0x01, 0xa1, 'r', 0x91, 0xa1, 'x', 0xc2, 0x00, 0x01,
+                                   0x00, 0x80, 0x00, 0x00, 0xc3, 0x91, 0xa4, 'r', 'o', 'o', 't' };
+    assert_null(rec_dec_role(bad, sizeof bad, err, sizeof err));
+    assert_non_null(strstr(err, "'root' is not a scope"));
 }
 
 static void test_record_extra_fields(void **state)
@@ -1171,6 +1213,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_prune_idem, s_setup, s_teardown),
+        cmocka_unit_test(test_record_old_role),
         cmocka_unit_test_setup_teardown(test_indexes_and_migration, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_readers_not_blocked, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_prune, s_setup, s_teardown),
