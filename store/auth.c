@@ -8,6 +8,7 @@
 */
 #include "store/auth.h"
 #include "mesh/clock.h"
+#include "mesh/role.h"
 
 #include <errno.h>
 #include <lmdb.h>
@@ -86,28 +87,6 @@ void auth_close(auth_t **self_p)
 
 /* ---- scopes -------------------------------------------------------------- */
 
-static bool s_name_ok(const char *p, size_t n)
-{
-    if (n == 0 || n > 64)
-        return false;
-    for (size_t i = 0; i < n; i++)
-        if (!((p[i] >= 'a' && p[i] <= 'z') || (p[i] >= 'A' && p[i] <= 'Z') ||
-              (p[i] >= '0' && p[i] <= '9') || p[i] == '_' || p[i] == '-' || p[i] == '.'))
-            return false;
-    return true;
-}
-
-static bool s_scope_ok(const char *p, size_t n)
-{
-    if ((n == 5 && memcmp(p, "admin", 5) == 0) || (n == 4 && memcmp(p, "read", 4) == 0))
-        return true;
-    if (n > 7 && memcmp(p, "submit:", 7) == 0)
-        return (n == 8 && p[7] == '*') || s_name_ok(p + 7, n - 7);
-    if (n > 7 && memcmp(p, "worker:", 7) == 0)
-        return s_name_ok(p + 7, n - 7);
-    return false;
-}
-
 bool auth_scopes_valid(const char *scopes)
 {
     if (!scopes || !*scopes || strlen(scopes) >= AUTH_SCOPES_MAX)
@@ -115,7 +94,7 @@ bool auth_scopes_valid(const char *scopes)
     for (const char *p = scopes;;) {
         const char *end = strchr(p, ',');
         size_t n = end ? (size_t) (end - p) : strlen(p);
-        if (!s_scope_ok(p, n))
+        if (!role_scope_valid(p, n))  /* one grammar for keys and role permissions */
             return false;
         if (!end)
             return true;

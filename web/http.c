@@ -23,16 +23,21 @@ static const char *s_reason(int status)
 
 static void s_respond(web_req_t *r, int status, const char *type, const char *data, size_t len)
 {
-    mg_printf(r->conn,
-              "HTTP/1.1 %d %s\r\n"
-              "Content-Type: %s\r\n"
-              "Content-Length: %zu\r\n"
-              "Cache-Control: no-store\r\n"
-              "X-Content-Type-Options: nosniff\r\n"
-              "%s"
-              "\r\n",
-              status, s_reason(status), type, len,
-              status == 405 ? "Allow: GET, POST, PATCH, DELETE\r\n" : "");
+    if (status == 204) {      /* no body, so no Content-Type or Content-Length (RFC 9110) */
+        mg_printf(r->conn, "HTTP/1.1 204 %s\r\nCache-Control: no-store\r\n\r\n", s_reason(204));
+        len = 0;
+    } else {
+        mg_printf(r->conn,
+                  "HTTP/1.1 %d %s\r\n"
+                  "Content-Type: %s\r\n"
+                  "Content-Length: %zu\r\n"
+                  "Cache-Control: no-store\r\n"
+                  "X-Content-Type-Options: nosniff\r\n"
+                  "%s"
+                  "\r\n",
+                  status, s_reason(status), type, len,
+                  status == 405 ? "Allow: GET, POST, PATCH, DELETE\r\n" : "");
+    }
     if (len && strcmp(r->ri->request_method, "HEAD") != 0)
         mg_write(r->conn, data, len);
     r->status = status;
