@@ -31,6 +31,7 @@
 */
 #include "node/coord_int.h"
 #include "node/coord_api.h"
+#include "mesh/refusal.h"
 #include "store/auth.h"
 
 #include <stdio.h>
@@ -223,20 +224,6 @@ static bool s_may_trigger(const role_t *r, const char *scopes)
     return auth_allows(scopes, "admin");
 }
 
-/* The error code for coord_submit_one's refusal (web/submit.c maps the same). */
-static const char *s_code(const char *why)
-{
-    static const struct { const char *prefix; const char *code; } map[] = {
-        { "store full", "store-full" }, { "queue full", "queue-full" },
-        { "unknown role", "not-found" }, { "role disabled", "forbidden" },
-        { "coordinator out of memory", "unavailable" }, { "the store cannot", "unavailable" },
-    };
-    for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
-        if (strncmp(why, map[i].prefix, strlen(map[i].prefix)) == 0)
-            return map[i].code;
-    return "invalid";
-}
-
 void coord_role_trigger(coord_t *c, const rid_t *rid, uint64_t req_id, json_t *body)
 {
     json_t *payload = json_object_get(body, "payload");
@@ -258,7 +245,7 @@ void coord_role_trigger(coord_t *c, const rid_t *rid, uint64_t req_id, json_t *b
     char id[JOBID_LEN + 1], whybuf[96], text[64];
     const char *why = NULL;
     if (!coord_submit_one(c, &it, true, id, &why, whybuf, sizeof whybuf)) {
-        coord_api_error(c, rid, req_id, s_code(why), "%s", why);
+        coord_api_error(c, rid, req_id, refusal_code(why, strlen(why)), "%s", why);
         return;
     }
     c->dispatch_needed = true;

@@ -10,6 +10,7 @@
 */
 #include "web/web_int.h"
 #include "web/submit.h"
+#include "mesh/refusal.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -95,23 +96,6 @@ static int s_item(json_t *o, pb_submit_item_t *it)
     return 0;
 }
 
-/* The loop's refusal text as an error code. */
-static const char *s_code(pb_str_t why)
-{
-    static const struct { const char *prefix; const char *code; } map[] = {
-        { "store full", "store-full" }, { "queue full", "queue-full" },
-        { "unknown role", "not-found" }, { "role disabled", "forbidden" },
-        { "coordinator out of memory", "unavailable" },
-        { "the store cannot", "unavailable" },
-    };
-    for (size_t i = 0; i < sizeof map / sizeof map[0]; i++) {
-        size_t n = strlen(map[i].prefix);
-        if (why.len >= n && memcmp(why.ptr, map[i].prefix, n) == 0)
-            return map[i].code;
-    }
-    return "invalid";
-}
-
 const char *web_submit_code(const json_t *entry)
 {
     return json_string_value(json_object_get(json_object_get(entry, "error"), "code"));
@@ -123,7 +107,7 @@ static json_t *s_results(const pb_submitted_t *s)
     for (uint32_t i = 0; out && i < s->n; i++) {
         const pb_submitted_item_t *it = &s->items[i];
         json_t *e = it->error.ptr
-            ? json_pack("{s:{s:s,s:s%}}", "error", "code", s_code(it->error), "message",
+            ? json_pack("{s:{s:s,s:s%}}", "error", "code", refusal_code(it->error.ptr, it->error.len), "message",
                         it->error.ptr, (size_t) it->error.len)
             : json_pack("{s:s%}", "id", it->job_id.ptr, (size_t) it->job_id.len);
         if (e && it->error.ptr && it->job_id.ptr)   /* accepted, with a remark */
