@@ -6,7 +6,8 @@
       coord_api.c          info
       coord_api_cluster.c  cluster.* (worker registrations)
       coord_api_role.c     role.*
-      coord_api_jobs.c     jobs.list, job.logs, metrics
+      coord_api_jobs.c     jobs.list, job.logs
+      coord_api_metrics.c  metrics
       coord_api_worker.c   worker.report (the webhook), worker.next (long poll)
 */
 #ifndef POPEBOT_NODE_COORD_API_H
@@ -23,6 +24,11 @@ void coord_api_reply(coord_t *c, const rid_t *rid, uint64_t req_id, json_t *obj)
 void coord_api_error(coord_t *c, const rid_t *rid, uint64_t req_id, const char *code,
                      const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
-#define COORD_API_OPS
+coord_api_fn coord_api_jobs_list, coord_api_job_logs, coord_api_metrics;
+
+#define COORD_API_OPS \
+    { "jobs.list", coord_api_jobs_list }, \
+    { "job.logs", coord_api_job_logs }, \
+    { "metrics", coord_api_metrics },
 
 #endif

@@ -18,6 +18,7 @@
 #include "mesh/sched.h"
 #include "store/store.h"
 #include "node/coordinator.h"
+#include "node/metrics.h"
 
 /* The routing id of the message being handled. */
 typedef struct {
@@ -76,6 +77,8 @@ typedef struct {
     bool store_over_size;     /* in-use bytes exceed --retention-bytes */
     int64_t last_log_malformed; /* rate limit for malformed-frame warnings */
     coord_stats_t stats;
+    metrics_t metrics;        /* finished counts and latency histograms for /metrics */
+    uint64_t store_used;      /* bytes of the store in use, at the last room check */
 } coord_t;
 
 

@@ -158,6 +158,7 @@ static void s_check_full(coord_t *c)
     if (store_usage(c->store, &u, err, sizeof err) != 0)
         return;
     c->store_over_size = u.used_bytes > c->opts->retention_bytes;
+    c->store_used = u.used_bytes;
     bool was = c->store_full[0] != '\0';
     int64_t room = (int64_t) (u.map_bytes / 10 * 9) - (int64_t) u.used_bytes;
     int64_t disk = u.disk_free_bytes == UINT64_MAX ? INT64_MAX

@@ -98,6 +98,7 @@ void web_stop(web_t **self_p)
     web_t *w = *self_p;
     if (!w)
         return;
+    atomic_store(&w->stopping, 1);   /* followers stop waiting, so mg_stop returns */
     mg_stop(w->ctx);
     free(w);
     *self_p = NULL;
