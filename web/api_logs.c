@@ -143,6 +143,10 @@ static bool s_deliver(s_stream_t *s, const char *id, json_t *got, char *state, s
     const char *now = json_string_value(json_object_get(got, "state"));
     json_int_t from = json_integer_value(json_object_get(got, "offset"));
     json_int_t next = json_integer_value(json_object_get(got, "next_offset"));
+    if (now && !state[0]) {             /* the state it is in, before anything else */
+        snprintf(state, slen, "%s", now);
+        s_event(s, "state", -1, json_pack("{s:s}", "state", now));
+    }
     if (next > from)
         s_event(s, "log", next, json_pack("{s:I,s:s}", "offset", from, "data", data ? data : ""));
     *offset = next;
