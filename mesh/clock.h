@@ -11,5 +11,7 @@
 
 int64_t clock_mono_ms(void);
 int64_t clock_wall_ms(void);
+/* Monotonic microseconds, for latencies finer than a millisecond. */
+int64_t clock_mono_us(void);
 
 #endif

@@ -62,6 +62,7 @@ typedef struct job {
     uint64_t log_stored;         /* bytes of output the store holds for it */
     uint64_t log_dropped;        /* bytes of earliest output dropped over the cap */
     struct sched_queue *queue;   /* the ready queue holding it, or NULL */
+    int64_t ready_us;            /* monotonic us when it last entered a ready queue */
     size_t qpos;                 /* its index in that queue's heap */
     void **waiters;              /* zframe_t* routing ids awaiting RESULT */
     size_t nwaiters;

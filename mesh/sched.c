@@ -7,6 +7,7 @@
     leave nothing behind.
 */
 #include "mesh/sched.h"
+#include "mesh/clock.h"
 
 #include <czmq.h>
 #include <stdlib.h>
@@ -235,6 +236,7 @@ int sched_push(sched_t *s, job_t *job)
     if (!q || s_heap_push(q, job) != 0)
         return -1;
     job->queue = q;
+    job->ready_us = clock_mono_us();   /* dispatch latency counts from here */
     rt->depth++;
     s->total++;
     return 0;

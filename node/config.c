@@ -40,6 +40,7 @@ static const flag_t s_flags[] = {
     { "http", M_CO, T_STR, O(http), "127.0.0.1:8080", "HTTP API ADDR:PORT, or off" },
     { "http-max-body", M_CO, T_SIZE, O(http_max_body), "1M", "largest HTTP request body (413 over it)" },
     { "http-threads", M_CO, T_UINT, O(http_threads), "64", "HTTP worker threads (each long poll or log follow holds one)" },
+    { "http-follow-max", M_CO, T_DUR, O(http_follow_max_ms), "1h", "longest live log follow (SSE); each holds an HTTP thread" },
     { "queue-limit", M_CO, T_UINT, O(queue_limit), "1000000", "queued jobs at most; more are refused (HTTP 429)" },
     { "keep-finished", M_CO, T_UINT, O(keep_finished), "10000", "finished jobs also cached in memory" },
     { "retention", M_CO, T_DUR, O(retention_ms), "168h", "finished jobs (and their output) are deleted after this" },

@@ -6,7 +6,8 @@
       coord_api.c          info
       coord_api_cluster.c  cluster.* (worker registrations)
       coord_api_role.c     role.*
-      coord_api_jobs.c     jobs.list, job.logs, metrics
+      coord_api_jobs.c     jobs.list, job.logs
+      coord_api_metrics.c  metrics
       coord_api_worker.c   worker.report (the webhook), worker.next (long poll)
 */
 #ifndef POPEBOT_NODE_COORD_API_H
@@ -26,6 +27,8 @@ void coord_api_error(coord_t *c, const rid_t *rid, uint64_t req_id, const char *
 /* coord_api_role.c */
 coord_api_fn coord_role_list, coord_role_get, coord_role_create, coord_role_update,
     coord_role_delete, coord_role_trigger;
+/* coord_api_jobs.c, coord_api_metrics.c */
+coord_api_fn coord_api_jobs_list, coord_api_job_logs, coord_api_metrics;
 
 #define COORD_API_OPS \
     { "role.list", coord_role_list }, \
@@ -33,6 +36,9 @@ coord_api_fn coord_role_list, coord_role_get, coord_role_create, coord_role_upda
     { "role.create", coord_role_create }, \
     { "role.update", coord_role_update }, \
     { "role.delete", coord_role_delete }, \
-    { "role.trigger", coord_role_trigger },
+    { "role.trigger", coord_role_trigger }, \
+    { "jobs.list", coord_api_jobs_list }, \
+    { "job.logs", coord_api_job_logs }, \
+    { "metrics", coord_api_metrics },
 
 #endif

@@ -258,22 +258,9 @@ static void s_job(coord_t *c, const rid_t *rid, const pb_query_t *q)
     coord_reply(c, rid->data, rid->size);
 }
 
-/* Every unfinished job is in memory: list those without touching the store
-   (which would also miss this turn's uncommitted ones). */
-static size_t s_unfinished_jobs(coord_t *c, const coord_filter_t *f, pb_buf_t *out)
-{
-    size_t n = 0;
-    for (job_t *j = jobtab_newest(c->jobs); j && n < f->limit; j = jobtab_older(c->jobs))
-        if (j->state == f->state && (!f->role || strcmp(f->role, j->role->name) == 0)) {
-            objenc_job(out, j, NULL, 0);
-            n++;
-        }
-    return n;
-}
-
 static void s_jobs(coord_t *c, const rid_t *rid, const pb_query_t *q)
 {
-    coord_filter_t f = { q->state.ptr != NULL, JOB_QUEUED, NULL, 0 };
+    coord_filter_t f = { .by_state = q->state.ptr != NULL, .state = JOB_QUEUED };
     char *state = pb_str_dup(q->state), *role = pb_str_dup(q->role);
     bool bad = q->state.ptr && (!state || job_state_parse(state, &f.state) != 0);
     if (bad) {
@@ -282,8 +269,7 @@ static void s_jobs(coord_t *c, const rid_t *rid, const pb_query_t *q)
         f.role = role;
         f.limit = q->limit ? (q->limit > JOBS_MAX ? JOBS_MAX : q->limit) : JOBS_DEFAULT;
         pb_buf_reset(&c->scratch);
-        size_t n = f.by_state && !job_state_terminal(f.state) ? s_unfinished_jobs(c, &f, &c->scratch)
-                                                             : coord_stored_jobs(c, &f, &c->scratch);
+        size_t n = coord_list_jobs(c, &f, &c->scratch, NULL);
         pb_buf_reset(&c->out);
         pb_enc_reply_begin(&c->out, q->req_id);
         pb_w_array(&c->out, (uint32_t) n);

@@ -18,6 +18,7 @@
 #include "mesh/sched.h"
 #include "store/store.h"
 #include "node/coordinator.h"
+#include "node/metrics.h"
 
 /* The routing id of the message being handled. */
 typedef struct {
@@ -76,6 +77,8 @@ typedef struct {
     bool store_over_size;     /* in-use bytes exceed --retention-bytes */
     int64_t last_log_malformed; /* rate limit for malformed-frame warnings */
     coord_stats_t stats;
+    metrics_t metrics;        /* finished counts and latency histograms for /metrics */
+    uint64_t store_used;      /* bytes of the store in use, at the last room check */
 } coord_t;
 
 
@@ -126,15 +129,32 @@ typedef struct {
     job_state_t state;
     const char *role;         /* NULL = any */
     size_t limit;
+    const char *worker;       /* NULL = any; else the worker running it or that ran it last */
+    uint64_t before;          /* only ids below this (where a page stopped); 0 = any */
+    uint64_t from;            /* only ids at or above this (a creation-time floor); 0 = any */
 } coord_filter_t;
+/* What a listing wrote and where it stopped, for the next page's cursor. */
+typedef struct {
+    size_t n;                 /* jobs written */
+    bool more;                /* a further match exists below the last written job */
+    bool truncated;           /* stopped after COORD_SCAN_MAX records: there may be more */
+    uint64_t last_id;         /* the last job written (0 = none) */
+    uint64_t scanned_id;      /* the last record read (0 = none) */
+} coord_page_t;
+/* Whether the job passes the filter's state, role and worker tests. */
+bool coord_job_matches(const coord_filter_t *f, const job_t *job);
 /* Encode the stored job (with log) into out if out is given, and/or copy its
    state name. 1 found, 0 not found, -1 store error. */
 int coord_stored_job(coord_t *c, uint64_t id, pb_buf_t *out, char *state, size_t state_len);
 /* Bring a finished job that is only in the store back into memory (to be
    retried). NULL when there is none, or its role is gone. */
 job_t *coord_load_job(coord_t *c, uint64_t id);
-/* Encode matching jobs, newest first, into out; returns how many. */
-size_t coord_stored_jobs(coord_t *c, const coord_filter_t *f, pb_buf_t *out);
+/* Encode matching jobs, newest first, into out; returns how many. The page
+   (may be NULL) hears where the walk stopped. */
+size_t coord_stored_jobs(coord_t *c, const coord_filter_t *f, pb_buf_t *out, coord_page_t *page);
+/* coord_list.c: a listing from memory (unfinished states: every such job is
+   there) or from the store (anything else). Returns how many it wrote. */
+size_t coord_list_jobs(coord_t *c, const coord_filter_t *f, pb_buf_t *out, coord_page_t *page);
 
 /* coord_result.c: RESULT pushes are gathered per client during a turn and
    sent as one message per client at its end (or when one grows large). */

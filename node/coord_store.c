@@ -177,6 +177,7 @@ static void s_check_full(coord_t *c)
     if (store_usage(c->store, &u, err, sizeof err) != 0)
         return;
     c->store_over_size = u.used_bytes > c->opts->retention_bytes;
+    c->store_used = u.used_bytes;
     bool was = c->store_full[0] != '\0';
     int64_t room = (int64_t) (u.map_bytes / 10 * 9) - (int64_t) u.used_bytes;
     int64_t disk = u.disk_free_bytes == UINT64_MAX ? INT64_MAX
@@ -550,34 +551,53 @@ typedef struct {
     coord_t *c;
     const coord_filter_t *f;
     pb_buf_t *out;
-    size_t n;                 /* jobs written */
+    coord_page_t page;
     size_t scanned;           /* records read */
 } s_listing_t;
 
+/* One stored record: 0 go on, 1 stop (page full, floor passed, or bound). */
 static int s_list_one(job_t *stored, const char *role_name, const char *worker, void *arg)
 {
     (void) worker;
     s_listing_t *l = arg;
+    coord_page_t *pg = &l->page;
+    if (stored->id < l->f->from) {          /* older than the floor: nothing below matches */
+        job_destroy(&stored);
+        return 1;
+    }
     role_t stand_in;
     s_role_of(l->c, stored, role_name, &stand_in);
     const job_t *live = jobtab_find(l->c->jobs, stored->idstr, JOBID_LEN);
     const job_t *job = live ? live : stored; /* memory is newer within a turn */
-    if ((!l->f->by_state || job->state == l->f->state) &&
-        (!l->f->role || strcmp(l->f->role, job->role->name) == 0)) {
-        objenc_job(l->out, job, NULL, 0);
-        l->n++;
+    int stop = 0;
+    if (coord_job_matches(l->f, job)) {
+        if (pg->n == l->f->limit) {
+            pg->more = true;
+            stop = 1;
+        } else {
+            objenc_job(l->out, job, NULL, 0);
+            pg->n++;
+            pg->last_id = job->id;
+        }
     }
+    pg->scanned_id = stored->id;
     job_destroy(&stored);
-    l->scanned++;
-    return (l->n >= l->f->limit || l->scanned >= COORD_SCAN_MAX) ? 1 : 0;
+    if (!stop && ++l->scanned >= COORD_SCAN_MAX) {
+        pg->truncated = true;
+        stop = 1;
+    }
+    return stop;
 }
 
-size_t coord_stored_jobs(coord_t *c, const coord_filter_t *f, pb_buf_t *out)
+size_t coord_stored_jobs(coord_t *c, const coord_filter_t *f, pb_buf_t *out, coord_page_t *page)
 {
     char err[200];
-    s_listing_t l = { c, f, out, 0, 0 };
+    s_listing_t l = { c, f, out, { 0 }, 0 };
     job_state_t state = f->by_state ? f->state : JOB_STATE_COUNT;
-    if (store_each_job_where(c->store, state, f->role, s_list_one, &l, err, sizeof err) < 0)
+    if (store_each_job_below(c->store, state, f->role, f->before, s_list_one, &l, err,
+                             sizeof err) < 0)
         log_msg(LL_WARN, "coordinator", "store: listing jobs: %s", err);
-    return l.n;
+    if (page)
+        *page = l.page;
+    return l.page.n;
 }

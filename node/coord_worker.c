@@ -58,6 +58,7 @@ static void s_notify_waiters(coord_t *c, job_t *job)
 void coord_job_ended(coord_t *c, job_t *job)
 {
     c->stats.finished++;
+    metrics_ended(&c->metrics, job);
     log_msg(LL_DEBUG, "coordinator", "job %s: %s after %u attempt(s)", job->idstr,
             job_state_name(job->state), job->attempts);
     coord_save_job(c, job);
@@ -542,6 +543,7 @@ static void s_match(coord_t *c, s_slot_t *slots, size_t n)
 {
     bool progress = true;
     size_t rotate = c->rotate++;
+    int64_t now_us = clock_mono_us();
     while (progress) {
         progress = false;
         for (size_t k = 0; k < n; k++) {
@@ -555,6 +557,7 @@ static void s_match(coord_t *c, s_slot_t *slots, size_t n)
                 s->credit = 0;
                 continue;
             }
+            metrics_dispatched(&c->metrics, job, now_us);
             s->jobs[s->n++] = job;
             s->credit--;
             progress = true;

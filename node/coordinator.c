@@ -104,7 +104,7 @@ static int s_start_web(coord_t *c)
         .listen = c->opts->http, .max_body = (size_t) c->opts->http_max_body,
         .threads = c->opts->http_threads, .zctx = c->zctx, .api_endpoint = COORD_API_ENDPOINT,
         .auth = c->auth, .cluster_id = store_cluster_id(c->store), .version = POPEBOT_VERSION,
-        .timeout_ms = 10000,
+        .timeout_ms = 10000, .follow_max_ms = c->opts->http_follow_max_ms,
     };
     if (!(c->web = web_start(&w, err, sizeof err))) {
         log_msg(LL_ERROR, "coordinator", "%s", err);
@@ -132,7 +132,8 @@ static int s_init(coord_t *c, const coord_opts_t *opts)
     c->by_rid = zhashx_new();
     c->refused = zhashx_new();
     c->results = zhashx_new();
-    if (!c->sched || !c->jobs || !c->peers || !c->by_rid || !c->refused || !c->results)
+    if (!c->sched || !c->jobs || !c->peers || !c->by_rid || !c->refused || !c->results ||
+        metrics_init(&c->metrics) != 0)
         return -1;
     zhashx_set_destructor(c->peers, s_peer_free);
     zhashx_set_destructor(c->results, coord_results_free);
@@ -168,6 +169,7 @@ static void s_fini(coord_t *c)
     sched_destroy(&c->sched);
     later_free(&c->later);
     roleset_free(&c->roles);
+    metrics_free(&c->metrics);
     pb_buf_free(&c->out);
     pb_buf_free(&c->scratch);
 }

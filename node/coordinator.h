@@ -32,6 +32,7 @@ typedef struct {
     const char *http;          /* HTTP API ADDR:PORT, or NULL for none */
     uint64_t http_max_body;    /* largest request body */
     uint32_t http_threads;     /* civetweb worker threads */
+    uint32_t http_follow_max_ms; /* longest live log follow */
     uint32_t queue_limit;      /* queued jobs at most; more are refused */
 } coord_opts_t;
 

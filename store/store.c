@@ -726,6 +726,56 @@ int store_read_log(store_t *s, uint64_t id, size_t max, char **out, size_t *len,
     return 0;
 }
 
+/* The bytes [skip, skip + max) of the job's stored output, counting from
+   its first stored chunk: walk the chunks forward, copying the overlap. */
+static int s_copy_range(MDB_cursor *cur, uint64_t id, uint64_t skip, char *buf, size_t max,
+                        size_t *len)
+{
+    uint8_t kb[12];
+    MDB_val k = s_log_key(id, 0, kb), v;
+    uint64_t pos = 0;
+    *len = 0;
+    int rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+    for (; rc == 0 && *len < max && k.mv_size == 12 && s_be(k.mv_data, 8) == id;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        uint64_t end = pos + v.mv_size;
+        if (end > skip) {
+            uint64_t from = skip > pos ? skip - pos : 0;
+            size_t n = (size_t) (v.mv_size - from);
+            n = n > max - *len ? max - *len : n;
+            memcpy(buf + *len, (const char *) v.mv_data + from, n);
+            *len += n;
+        }
+        pos = end;
+    }
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+int store_read_log_range(store_t *s, uint64_t id, uint64_t skip, size_t max, char **out,
+                         size_t *len, char *err, size_t errlen)
+{
+    MDB_txn *txn = s->txn;
+    MDB_cursor *cur = NULL;
+    char *buf = malloc(max + 1);
+    int rc = !buf ? ENOMEM : txn ? 0 : mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
+    if (rc == 0)
+        rc = mdb_cursor_open(txn, s->logs, &cur);
+    if (rc == 0)
+        rc = s_copy_range(cur, id, skip, buf, max, len);
+    if (cur)
+        mdb_cursor_close(cur);
+    if (txn && txn != s->txn)
+        mdb_txn_abort(txn);
+    if (rc != 0) {
+        snprintf(err, errlen, "reading job output: %s", buf ? mdb_strerror(rc) : "out of memory");
+        free(buf);
+        return -1;
+    }
+    buf[*len] = '\0';
+    *out = buf;
+    return 0;
+}
+
 /* ---- how full ---------------------------------------------------------------- */
 
 /* Pages on LMDB's freelist (database 0): each record is a page list whose
@@ -1092,9 +1142,15 @@ static int s_where_one(store_t *s, MDB_txn *txn, uint64_t id, const char *role,
 int store_each_job_where(store_t *s, job_state_t state, const char *role, store_job_fn *fn,
                          void *arg, char *err, size_t errlen)
 {
+    return store_each_job_below(s, state, role, 0, fn, arg, err, errlen);
+}
+
+int store_each_job_below(store_t *s, job_state_t state, const char *role, uint64_t before,
+                         store_job_fn *fn, void *arg, char *err, size_t errlen)
+{
     bool by_state = state < JOB_STATE_COUNT;
     if (!by_state && !role)
-        return store_each_job_desc(s, 0, fn, arg, err, errlen);
+        return store_each_job_desc(s, before, fn, arg, err, errlen);
     if (!by_state && strlen(role) > REC_NAME_MAX)
         return 0;                       /* no role has such a name */
     MDB_txn *txn;
@@ -1103,7 +1159,8 @@ int store_each_job_where(store_t *s, job_state_t state, const char *role, store_
     if (rc != 0)
         return s_mdb_fail(err, errlen, "starting a read transaction", rc);
     uint8_t kb[REC_NAME_MAX + 10];
-    MDB_val k = by_state ? s_state_key(state, UINT64_MAX, kb) : s_role_key(role, UINT64_MAX, kb), v;
+    uint64_t from = before ? before : UINT64_MAX;   /* entries below it (MDB_PREV from it) */
+    MDB_val k = by_state ? s_state_key(state, from, kb) : s_role_key(role, from, kb), v;
     size_t plen = k.mv_size - 8;        /* the prefix every entry of this set shares */
     int out = 0;
     if ((rc = mdb_cursor_open(txn, by_state ? s->by_state : s->by_role, &cur)) != 0) {

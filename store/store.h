@@ -85,6 +85,12 @@ int store_trim_log(store_t *s, uint64_t id, size_t need, size_t *freed, char *er
    malloc'd and NUL-terminated, through the write transaction if one is open. */
 int store_read_log(store_t *s, uint64_t id, size_t max, char **out, size_t *len,
                    char *err, size_t errlen);
+/* The bytes [skip, skip + max) of the job's output as the store holds it
+   now, skip counted from the first byte of its oldest stored chunk (the
+   caller knows how many bytes were dropped before it). malloc'd and
+   NUL-terminated; *len may be short of max at the end of the output. */
+int store_read_log_range(store_t *s, uint64_t id, uint64_t skip, size_t max, char **out,
+                         size_t *len, char *err, size_t errlen);
 
 /* How full the store is: the map's size, the bytes in pages in use (the
    file's high-water mark less LMDB's freelist, which later writes reuse),
@@ -129,6 +135,10 @@ int store_each_job_desc(store_t *s, uint64_t before, store_job_fn *fn, void *arg
    through the indexes: only matching jobs are read. */
 int store_each_job_where(store_t *s, job_state_t state, const char *role, store_job_fn *fn,
                          void *arg, char *err, size_t errlen);
+/* The same, only jobs with ids below `before` (0 = no bound): where a
+   previous page of a listing stopped. */
+int store_each_job_below(store_t *s, job_state_t state, const char *role, uint64_t before,
+                         store_job_fn *fn, void *arg, char *err, size_t errlen);
 int store_each_worker(store_t *s, store_worker_fn *fn, void *arg, char *err, size_t errlen);
 int store_each_role(store_t *s, store_role_fn *fn, void *arg, char *err, size_t errlen);
 /* One job by id: 1 found (*out set, job->role NULL, names copied into the

@@ -36,19 +36,27 @@ void web_jobs_post(web_req_t *r)
     json_decref(body);
 }
 
-/* The job as JSON from a JOB query; NULL after answering the error. */
-static json_t *s_fetch(web_req_t *r, const char *id)
+void web_job_expand(json_t *job)
+{
+    mpjson_expand(job, "payload");
+    mpjson_expand(job, "result");
+}
+
+/* The job as JSON from a JOB query (with its output's tail under "log"). */
+json_t *web_job_fetch(web_req_t *r, const char *id, bool quiet)
 {
     pb_buf_t req;
     pb_buf_init(&req);
     pb_query_t q = { .req_id = bridge_next_id(r->bridge), .job_id = { id, (uint32_t) strlen(id) } };
     pb_enc_query(&req, PB_JOB, &q);
-    pb_msg_t *m = web_call(r, &req, q.req_id);
+    pb_msg_t *m = quiet ? bridge_call(r->bridge, &req, q.req_id, r->web->opts.timeout_ms)
+                        : web_call(r, &req, q.req_id);
     pb_buf_free(&req);
+    if (m && m->cmd != PB_REPLY)
+        pb_msg_destroy(&m);           /* quiet: an ERROR is just "none" */
     json_t *j = m ? mpjson_from(m->u.reply.body) : NULL;
-    mpjson_expand(j, "payload");
-    mpjson_expand(j, "result");
-    if (m && !j)
+    web_job_expand(j);
+    if (m && !j && !quiet)
         web_error(r, 500, "internal", "the job could not be read");
     pb_msg_destroy(&m);
     return j;
@@ -56,7 +64,7 @@ static json_t *s_fetch(web_req_t *r, const char *id)
 
 void web_job_get(web_req_t *r)
 {
-    json_t *j = s_fetch(r, r->param[0]);
+    json_t *j = web_job_fetch(r, r->param[0], false);
     if (j)
         web_json(r, 200, j);
 }
@@ -64,7 +72,7 @@ void web_job_get(web_req_t *r)
 /* CANCEL or RETRY, after checking the caller may submit the job's role. */
 static void s_act(web_req_t *r, pb_cmd_t cmd)
 {
-    json_t *j = s_fetch(r, r->param[0]);
+    json_t *j = web_job_fetch(r, r->param[0], false);
     if (!j)
         return;
     char need[160];
@@ -80,8 +88,7 @@ static void s_act(web_req_t *r, pb_cmd_t cmd)
     pb_msg_t *m = web_call(r, &req, q.req_id);
     pb_buf_free(&req);
     json_t *out = m ? mpjson_from(m->u.reply.body) : NULL;
-    mpjson_expand(out, "payload");
-    mpjson_expand(out, "result");
+    web_job_expand(out);
     if (out)
         web_json(r, 200, out);
     pb_msg_destroy(&m);

@@ -109,6 +109,24 @@ static void s_loop_error(web_req_t *r, const pb_msg_t *m)
               (int) (e->message.len > 400 ? 400 : e->message.len), e->message.ptr);
 }
 
+json_t *web_api_quiet(web_req_t *r, const char *op, const json_t *body, uint32_t timeout_ms)
+{
+    char *text = json_dumps(body, JSON_COMPACT | JSON_ENCODE_ANY);
+    pb_buf_t req;
+    pb_buf_init(&req);
+    uint64_t id = bridge_next_id(r->bridge);
+    pb_enc_api(&req, id, op, text ? text : "{}", text ? strlen(text) : 2);
+    free(text);
+    pb_msg_t *m = bridge_call(r->bridge, &req, id, timeout_ms);
+    pb_buf_free(&req);
+    json_t *out = NULL;
+    if (m && m->cmd == PB_REPLY && m->u.reply.body->type == MSGPACK_OBJECT_STR)
+        out = json_loadb(m->u.reply.body->via.str.ptr, m->u.reply.body->via.str.size,
+                         JSON_DECODE_ANY, NULL);
+    pb_msg_destroy(&m);
+    return out;
+}
+
 pb_msg_t *web_call(web_req_t *r, const pb_buf_t *req, uint64_t req_id)
 {
     pb_msg_t *m = bridge_call(r->bridge, req, req_id, r->web->opts.timeout_ms);

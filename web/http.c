@@ -50,6 +50,34 @@ void web_send(web_req_t *r, int status, const char *type, const char *data, size
     s_respond(r, status, type, data, len);
 }
 
+void web_stream_start(web_req_t *r, int status, const char *type)
+{
+    mg_printf(r->conn,
+              "HTTP/1.1 %d %s\r\n"
+              "Content-Type: %s\r\n"
+              "Transfer-Encoding: chunked\r\n"
+              "Cache-Control: no-store\r\n"
+              "X-Accel-Buffering: no\r\n"
+              "X-Content-Type-Options: nosniff\r\n"
+              "\r\n",
+              status, s_reason(status), type);
+    r->status = status;
+    if (status > 0 && status < WEB_STATUS_SLOTS)
+        atomic_fetch_add(&r->web->by_status[status], 1);
+}
+
+int web_stream_write(web_req_t *r, const char *data, size_t len)
+{
+    if (len == 0)
+        return 0;               /* an empty chunk would end the stream */
+    return mg_send_chunk(r->conn, data, (unsigned) len) < 0 ? -1 : 0;
+}
+
+void web_stream_end(web_req_t *r)
+{
+    mg_send_chunk(r->conn, "", 0);
+}
+
 void web_json(web_req_t *r, int status, json_t *obj)
 {
     char *text = obj ? json_dumps(obj, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
@@ -147,6 +175,36 @@ int web_query(const web_req_t *r, const char *name, char *buf, size_t len)
     if (!qs)
         return 0;
     return mg_get_var(qs, strlen(qs), name, buf, len) >= 0;
+}
+
+int web_param(web_req_t *r, const char *name, char *buf, size_t len)
+{
+    const char *qs = r->ri->query_string;
+    int n = qs ? mg_get_var(qs, strlen(qs), name, buf, len) : -1;
+    if (n >= 0)
+        return 1;
+    if (n == -1)
+        return 0;
+    web_error(r, 422, "invalid", "%s: the value is too long", name);
+    return -1;
+}
+
+int web_params_known(web_req_t *r, const char *const *known)
+{
+    const char *p = r->ri->query_string;
+    while (p && *p) {
+        size_t n = strcspn(p, "=&");
+        bool ok = n == 0;
+        for (size_t i = 0; !ok && known[i]; i++)
+            ok = strlen(known[i]) == n && memcmp(known[i], p, n) == 0;
+        if (!ok) {
+            web_error(r, 422, "invalid", "unknown query parameter '%.*s'", (int) (n > 40 ? 40 : n), p);
+            return -1;
+        }
+        p += strcspn(p, "&");
+        p += *p == '&';
+    }
+    return 0;
 }
 
 int web_status_for(const char *code, size_t len)

@@ -98,7 +98,7 @@ void web_stop(web_t **self_p)
     web_t *w = *self_p;
     if (!w)
         return;
-    atomic_store(&w->stopping, 1);   /* calls waiting on the loop give up */
+    atomic_store(&w->stopping, 1);   /* loop calls and log follows give up */
     mg_stop(w->ctx);
     free(w);
     *self_p = NULL;

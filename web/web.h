@@ -31,6 +31,7 @@ typedef struct {
     const char *cluster_id;
     const char *version;
     uint32_t timeout_ms;       /* how long a request waits for the loop */
+    uint32_t follow_max_ms;    /* longest live log follow (SSE) */
 } web_opts_t;
 
 web_t *web_start(const web_opts_t *opts, char *err, size_t errlen);

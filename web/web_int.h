@@ -26,7 +26,7 @@ struct web {
     char version[32];
     struct mg_context *ctx;
     atomic_ullong by_status[WEB_STATUS_SLOTS]; /* responses sent, by status */
-    atomic_int stopping;               /* web_stop began: waits on the loop end now */
+    atomic_int stopping;               /* web_stop began: loop calls and long responses end */
 };
 
 typedef struct bridge bridge_t;
@@ -51,6 +51,12 @@ void web_error(web_req_t *r, int status, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 /* Send raw bytes with a content type (text for /metrics, logs). */
 void web_send(web_req_t *r, int status, const char *type, const char *data, size_t len);
+/* A streamed response (Server-Sent Events): the status line and headers
+   with chunked encoding, then chunks, then the last (empty) chunk. A write
+   returns -1 once the client is gone. */
+void web_stream_start(web_req_t *r, int status, const char *type);
+int web_stream_write(web_req_t *r, const char *data, size_t len);
+void web_stream_end(web_req_t *r);
 /* Read the body (bounded by max_body). 0, or -1 after answering 413/400. */
 int web_read_body(web_req_t *r);
 /* Read and parse a JSON body: an object or array. NULL after answering 400. */
@@ -59,6 +65,12 @@ json_t *web_body_json(web_req_t *r);
 int web_query(const web_req_t *r, const char *name, char *buf, size_t len);
 /* The HTTP status for an ERROR code from the loop. */
 int web_status_for(const char *code, size_t len);
+/* A query parameter that is required to be short: 1 found, 0 absent, and
+   -1 after answering 422 when it is longer than len (naming it). */
+int web_param(web_req_t *r, const char *name, char *buf, size_t len);
+/* 0 when every query parameter's name is in `known` (NULL-terminated);
+   else -1 after answering 422 naming the first unknown one. */
+int web_params_known(web_req_t *r, const char *const *known);
 /* Whether the caller's key allows `need` (auth_allows); answers 403 if not. */
 bool web_require(web_req_t *r, const char *need);
 
@@ -74,6 +86,14 @@ pb_msg_t *bridge_call(bridge_t *b, const pb_buf_t *req, uint64_t req_id, uint32_
 /* An API operation: body JSON (not stolen) -> *out JSON. 0 ok; -1 after
    answering the error (the loop's ERROR mapped to its status, or 503). */
 int web_api(web_req_t *r, const char *op, const json_t *body, json_t **out, uint32_t wait_ms);
+/* An API operation that answers nothing itself (for a stream already
+   under way): the JSON, or NULL on any failure. */
+json_t *web_api_quiet(web_req_t *r, const char *op, const json_t *body, uint32_t timeout_ms);
+/* A job as GET /api/jobs/{id} shows it (its output's tail under "log"); NULL after
+   answering the error, or with quiet, NULL without answering. */
+json_t *web_job_fetch(web_req_t *r, const char *id, bool quiet);
+/* Replace the JSON-text members payload and result of a job by their values. */
+void web_job_expand(json_t *job);
 /* A client-protocol request (encoded in req with req_id): the REPLY or
    SUBMITTED message, or NULL after answering the error. */
 pb_msg_t *web_call(web_req_t *r, const pb_buf_t *req, uint64_t req_id);

@@ -164,6 +164,43 @@ static void s_seen_free(s_seen_t *seen)
 
 /* ---- open, meta ---------------------------------------------------------------- */
 
+/* Byte ranges across chunk boundaries, and after the oldest chunks were trimmed. */
+static void test_log_ranges(void **state)
+{
+    fx_t *fx = *state;
+    s_open(fx);
+    const char *chunks[] = { "abc", "defgh", "ij", "klmnop" };
+    assert_int_equal(store_begin(fx->s, fx->err, sizeof fx->err), 0);
+    for (uint32_t i = 0; i < 4; i++)
+        assert_int_equal(store_put_log(fx->s, 7, i, chunks[i], strlen(chunks[i]), fx->err,
+                                       sizeof fx->err), 0);
+    assert_int_equal(store_put_log(fx->s, 8, 0, "other", 5, fx->err, sizeof fx->err), 0);
+    s_commit(fx);
+    static const struct { uint64_t skip; size_t max; const char *want; } cases[] = {
+        { 0, 100, "abcdefghijklmnop" }, { 0, 3, "abc" }, { 2, 4, "cdef" }, { 3, 5, "defgh" },
+        { 7, 6, "hijklm" }, { 15, 10, "p" }, { 16, 10, "" }, { 99, 10, "" },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *out = NULL;
+        size_t len = 99;
+        assert_int_equal(store_read_log_range(fx->s, 7, cases[i].skip, cases[i].max, &out, &len,
+                                              fx->err, sizeof fx->err), 0);
+        assert_int_equal(len, strlen(cases[i].want));
+        assert_string_equal(out, cases[i].want);
+        free(out);
+    }
+    size_t freed;
+    assert_int_equal(store_begin(fx->s, fx->err, sizeof fx->err), 0);
+    assert_int_equal(store_trim_log(fx->s, 7, 4, &freed, fx->err, sizeof fx->err), 0);
+    assert_int_equal(freed, 8);                         /* "abc" and "defgh" */
+    char *out = NULL;
+    size_t len;
+    assert_int_equal(store_read_log_range(fx->s, 7, 1, 4, &out, &len, fx->err, sizeof fx->err), 0);
+    assert_string_equal(out, "jklm");                   /* through the open write txn */
+    free(out);
+    s_commit(fx);
+}
+
 static void test_open_keeps_cluster_id(void **state)
 {
     fx_t *fx = *state;
@@ -1218,6 +1255,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_readers_not_blocked, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_prune, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_logs, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_log_ranges, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_open_keeps_cluster_id, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_newer_schema_refused, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_second_open_refused, s_setup, s_teardown),
