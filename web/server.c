@@ -75,6 +75,7 @@ web_t *web_start(const web_opts_t *opts, char *err, size_t errlen)
         "request_timeout_ms", "30000",
         "enable_keep_alive", "yes",
         "keep_alive_timeout_ms", "30000",
+        "tcp_nodelay", "1",
         NULL
     };
     struct mg_callbacks cb = { 0 };
