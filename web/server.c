@@ -12,12 +12,24 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#define WEB_THREAD_NICE 10   /* HTTP threads yield to the mesh loop */
 
 static void *s_init_thread(const struct mg_context *ctx, int type)
 {
     web_t *w = mg_get_user_data(ctx);
     if (type != 1)            /* only connection workers talk to the loop */
         return NULL;
+    /* The mesh loop is one thread and every request passes through it;
+       HTTP threads are many. At equal priority the scheduler gives the loop
+       one share among dozens and it becomes the bottleneck under load, so
+       HTTP threads run at a lower priority (raising the loop's would need
+       privileges; lowering ours never does). */
+    if (setpriority(PRIO_PROCESS, (id_t) syscall(SYS_gettid), WEB_THREAD_NICE) != 0)
+        log_msg(LL_DEBUG, "http", "cannot lower an HTTP thread's priority");
     bridge_t *b = bridge_new(w->opts.zctx, w->opts.api_endpoint, &w->stopping);
     if (!b)
         log_msg(LL_ERROR, "http", "a worker thread cannot reach the loop");
