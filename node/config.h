@@ -32,6 +32,7 @@ typedef struct {
     const char *http;         /* ADDR:PORT or "off" */
     uint64_t http_max_body;
     uint32_t http_threads, queue_limit;
+    uint32_t http_worker_timeout_ms;
     /* keys */
     const char *scope;
     /* worker */

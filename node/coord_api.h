@@ -23,6 +23,19 @@ void coord_api_reply(coord_t *c, const rid_t *rid, uint64_t req_id, json_t *obj)
 void coord_api_error(coord_t *c, const rid_t *rid, uint64_t req_id, const char *code,
                      const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
-#define COORD_API_OPS
+/* coord_api_cluster.c */
+coord_api_fn coord_api_cluster_list, coord_api_cluster_get, coord_api_cluster_create,
+    coord_api_cluster_patch, coord_api_cluster_delete;
+/* coord_api_worker.c */
+coord_api_fn coord_api_worker_report, coord_api_worker_next;
+
+#define COORD_API_OPS \
+    { "cluster.list", coord_api_cluster_list }, \
+    { "cluster.get", coord_api_cluster_get }, \
+    { "cluster.create", coord_api_cluster_create }, \
+    { "cluster.patch", coord_api_cluster_patch }, \
+    { "cluster.delete", coord_api_cluster_delete }, \
+    { "worker.report", coord_api_worker_report }, \
+    { "worker.next", coord_api_worker_next },
 
 #endif

@@ -54,7 +54,7 @@ static int s_coordinator(const config_t *cfg, int sigfd)
         .store_reserve = cfg->store_reserve,
         .http = strcmp(cfg->http, "off") == 0 ? NULL : cfg->http,
         .http_max_body = cfg->http_max_body, .http_threads = cfg->http_threads,
-        .queue_limit = cfg->queue_limit,
+        .queue_limit = cfg->queue_limit, .http_worker_timeout_ms = cfg->http_worker_timeout_ms,
     };
     return coordinator_run(&o, sigfd);
 }
