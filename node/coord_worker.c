@@ -190,8 +190,11 @@ static int s_lease(coord_t *c, peer_t *p, job_t *job, bool new_attempt)
 {
     if (peer_lease_add(p, job) != 0)
         return -1;
-    if (new_attempt)
+    if (new_attempt) {
         job->attempts++;
+        free(job->progress.message);           /* progress is per attempt */
+        memset(&job->progress, 0, sizeof job->progress);
+    }
     job->state = JOB_RUNNING;
     job->worker = p;
     job->started_ms = clock_wall_ms();

@@ -6,7 +6,9 @@
          each to the worker or client handlers;
       3. expires silent workers (their leases go back to the queue) and
          moves scheduled jobs whose time has come to their ready queues;
-      4. dispatches queued jobs to workers with free credit;
+      4. dispatches queued jobs to workers with free credit (an HTTP
+         worker's credit is its waiting long polls), then answers the long
+         polls whose wait ran out;
       5. commits everything the turn changed in one LMDB transaction and,
          with --durability=sync, waits for it to reach the disk (group commit);
       6. only then sends what the turn owes clients (SUBMITTED, REPLY, and
