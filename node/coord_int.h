@@ -161,6 +161,8 @@ void coord_peer_down(coord_t *c, peer_t *p, const char *why);
 /* p's registration is deleted: leases requeued without counting the
    attempt, a connected worker sent REVOKEs and ERROR deleted, unbound. */
 void coord_peer_remove(coord_t *c, peer_t *p);
+/* Detach a running job from its worker (the caller decides what next). */
+void coord_unlease(coord_t *c, job_t *job);
 /* A lease made this turn could not be handed over: it never started. */
 void coord_lease_undo(coord_t *c, job_t *job);
 void coord_expire_peers(coord_t *c, int64_t now);

@@ -89,7 +89,7 @@ static void s_requeue(coord_t *c, job_t *job)
 }
 
 /* Detach a running job from its worker. */
-static void s_unlease(coord_t *c, job_t *job)
+void coord_unlease(coord_t *c, job_t *job)
 {
     peer_lease_remove(job->worker, job);
     sched_stopped(c->sched, job);
@@ -115,7 +115,7 @@ static void s_lease_lost(coord_t *c, job_t *job, const char *why)
 {
     char error[200];
     const char *worker = job->worker->id;
-    s_unlease(c, job);
+    coord_unlease(c, job);
     if (job->revoking) {
         s_end(c, job, JOB_CANCELLED, "cancelled (its worker was lost)");
         return;
@@ -160,7 +160,7 @@ void coord_peer_remove(coord_t *c, peer_t *p)
             pb_enc_revoke(&c->out, &ref);
             coord_send(c, zframe_data(p->routing_id), zframe_size(p->routing_id));
         }
-        s_unlease(c, job);
+        coord_unlease(c, job);
         if (job->revoking) {
             s_end(c, job, JOB_CANCELLED, "cancelled (its worker was deleted)");
             continue;
@@ -179,7 +179,7 @@ void coord_peer_remove(coord_t *c, peer_t *p)
 
 void coord_lease_undo(coord_t *c, job_t *job)
 {
-    s_unlease(c, job);
+    coord_unlease(c, job);
     s_unstart(job);
     s_requeue(c, job);
 }
@@ -427,7 +427,7 @@ void coord_worker_done(coord_t *c, peer_t *p, const pb_done_item_t *d)
     if (!job)
         return;
     if (pb_str_eq(d->state, "rejected")) {
-        s_unlease(c, job);
+        coord_unlease(c, job);
         s_unstart(job);
         if (job->revoking)
             s_end(c, job, JOB_CANCELLED, "cancelled before it started");
@@ -444,7 +444,7 @@ void coord_worker_done(coord_t *c, peer_t *p, const pb_done_item_t *d)
         free(error);
         error = strdup("worker reported an unknown final state");
     }
-    s_unlease(c, job);
+    coord_unlease(c, job);
     bool failed = (state == JOB_FAILED || state == JOB_TIMED_OUT) && !job->revoking;
     if (failed && coord_attempts_left(job)) {
         s_retry_later(c, job, state, d, error);
@@ -637,7 +637,7 @@ static void s_match(coord_t *c, s_slot_t *slots, size_t n)
 static void s_undeliverable(coord_t *c, s_slot_t *s)
 {
     for (size_t i = 0; i < s->n; i++) {
-        s_unlease(c, s->jobs[i]);
+        coord_unlease(c, s->jobs[i]);
         s_unstart(s->jobs[i]);
         s_requeue(c, s->jobs[i]);
     }

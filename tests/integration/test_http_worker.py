@@ -174,3 +174,19 @@ def test_a_zmq_connected_registration_does_not_poll(mesh):
     r = mesh.http("GET", "/api/cluster/w1/jobs/next?wait=0")
     assert r.status_code == 409
     assert mesh.http("GET", "/api/cluster/nobody/jobs/next?wait=0").status_code == 404
+
+
+def test_cancel_of_a_job_on_an_http_worker(mesh):
+    """Nobody can be told over HTTP: the job ends cancelled at once, and the
+    worker learns from the 409 its next report about it gets."""
+    mesh.start_coordinator(roles=[EXT])
+    w = HttpWorker(mesh, "py")
+    jid = mesh.submit("ext", {})
+    assert w.take()["job_id"] == jid
+    r = mesh.http("POST", f"/api/jobs/{jid}/cancel")
+    assert r.status_code == 200, r.text
+    assert mesh.wait_job(jid)["state"] == "cancelled"
+    r = w.report({"type": "result", "job_id": jid, "status": "succeeded"})
+    assert r.status_code == 409
+    got = mesh.http("GET", f"/api/clusters/{w.id}").json()
+    assert got["running"] == [] and got["slots_used"] == 0
