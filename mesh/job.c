@@ -69,6 +69,7 @@ void job_destroy(job_t **self_p)
     free(job->last_worker);
     free(job->result);
     free(job->error);
+    free(job->progress.message);
     free(job);
     *self_p = NULL;
 }

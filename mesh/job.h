@@ -67,6 +67,12 @@ typedef struct job {
     void **waiters;              /* zframe_t* routing ids awaiting RESULT */
     size_t nwaiters;
     bool revoking;               /* a cancel was sent to its worker */
+    struct {                     /* the last progress report (HTTP webhook); in
+                                    memory only, not stored */
+        bool has;
+        int64_t done, total;
+        char *message;           /* owned, or NULL */
+    } progress;
     void *h_order;               /* jobtab: handle in the creation-order list */
     void *h_finished;            /* jobtab: handle in the finished FIFO */
 } job_t;

@@ -29,7 +29,7 @@ static void s_time(pb_buf_t *b, int64_t ms)
         pb_w_nil(b);
 }
 
-enum { K_JOB = 16 };
+enum { K_JOB = 17 };
 
 void objenc_job(pb_buf_t *b, const job_t *job, const char *log, size_t log_len)
 {
@@ -54,6 +54,15 @@ void objenc_job(pb_buf_t *b, const job_t *job, const char *log, size_t log_len)
     s_key(b, "started_ms");   s_time(b, job->started_ms);
     s_key(b, "finished_ms");  s_time(b, job->finished_ms);
     s_key(b, "run_at_ms");    s_time(b, job->run_at_ms);
+    s_key(b, "progress");
+    if (job->progress.has) {
+        pb_w_map(b, 3);
+        s_key(b, "done");     pb_w_int(b, job->progress.done);
+        s_key(b, "total");    pb_w_int(b, job->progress.total);
+        s_key(b, "message");  pb_w_cstr(b, job->progress.message);
+    } else {
+        pb_w_nil(b);
+    }
     if (log) {
         s_key(b, "log");
         pb_w_str(b, log, log_len);

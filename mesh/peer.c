@@ -1,7 +1,9 @@
 /*  mesh/peer.c — worker registrations held by the coordinator (peer.h).
 
     A peer owns its strings, labels, routing id frame and lease array; it
-    borrows the jobs in that array (the job table owns them).
+    borrows the jobs in that array (the job table owns them). Its offer and
+    admin settings are owned too; the effective fields are rebuilt from
+    them by peer_apply() whenever either changes, never edited by hand.
 */
 #include "mesh/peer.h"
 
@@ -31,13 +33,48 @@ peer_t *peer_new(const char *id)
     return p;
 }
 
+void peer_strs_free(char **v, size_t n)
+{
+    for (size_t i = 0; v && i < n; i++)
+        free(v[i]);
+    free(v);
+}
+
+int peer_strs_copy(char *const *src, size_t n, char ***out)
+{
+    char **v = calloc(n ? n : 1, sizeof *v);
+    for (size_t i = 0; v && i < n; i++)
+        if (!(v[i] = strdup(src[i]))) {
+            peer_strs_free(v, i);
+            return -1;
+        }
+    if (!v)
+        return -1;
+    *out = v;
+    return 0;
+}
+
 static void s_free_roles(peer_t *p)
 {
-    for (size_t i = 0; i < p->nroles; i++)
-        free(p->roles[i]);
-    free(p->roles);
+    peer_strs_free(p->roles, p->nroles);
     p->roles = NULL;
     p->nroles = 0;
+}
+
+static void s_free_offer(peer_offer_t *o)
+{
+    free(o->name);
+    peer_strs_free(o->roles, o->nroles);
+    kv_free(&o->labels);
+    memset(o, 0, sizeof *o);
+}
+
+static void s_free_admin(peer_admin_t *a)
+{
+    free(a->name);
+    peer_strs_free(a->roles, a->nroles);
+    kv_free(&a->labels);
+    memset(a, 0, sizeof *a);
 }
 
 void peer_destroy(peer_t **self_p)
@@ -49,6 +86,8 @@ void peer_destroy(peer_t **self_p)
     zframe_destroy(&rid);
     s_free_roles(p);
     kv_free(&p->labels);
+    s_free_offer(&p->offer);
+    s_free_admin(&p->admin);
     free(p->leases);
     free(p->id);
     free(p->name);
@@ -70,28 +109,104 @@ static int s_set(char **field, pb_str_t v)
 
 int peer_update(peer_t *p, const pb_hello_t *h)
 {
-    kvlist_t labels = { 0 };
-    char **roles = calloc(h->roles.n ? h->roles.n : 1, sizeof(char *));
-    if (!roles || kv_from_wire(&labels, &h->labels) != 0) {
-        free(roles);
-        kv_free(&labels);
+    peer_offer_t o = { 0 };
+    int rc = -1;
+    if (!(o.roles = calloc(h->roles.n ? h->roles.n : 1, sizeof(char *))) ||
+        kv_from_wire(&o.labels, &h->labels) != 0 || !(o.name = pb_str_dup(h->name)))
+        goto out;
+    for (; o.nroles < h->roles.n; o.nroles++)
+        if (!(o.roles[o.nroles] = pb_str_dup(h->roles.items[o.nroles])))
+            goto out;
+    o.slots = h->slots;
+    if (s_set(&p->version, h->version) != 0)
+        goto out;
+    s_free_offer(&p->offer);
+    p->offer = o;
+    memset(&o, 0, sizeof o);
+    p->heartbeat_ms = h->heartbeat_ms;
+    p->liveness = h->liveness;
+    rc = peer_apply(p);
+out:
+    s_free_offer(&o);
+    return rc;
+}
+
+static bool s_listed(char *const *v, size_t n, const char *s)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(v[i], s) == 0)
+            return true;
+    return false;
+}
+
+/* The effective roles: the offered ones the admin allows, or the admin's. */
+static int s_apply_roles(peer_t *p)
+{
+    const peer_offer_t *o = &p->offer;
+    const peer_admin_t *a = &p->admin;
+    bool offered = o->nroles > 0;
+    size_t cap = offered ? o->nroles : a->nroles, n = 0;
+    char **roles = calloc(cap ? cap : 1, sizeof *roles);
+    if (!roles)
         return -1;
+    for (size_t i = 0; i < cap; i++) {
+        const char *r = offered ? o->roles[i] : a->roles[i];
+        if (offered && a->has_roles && !s_listed(a->roles, a->nroles, r))
+            continue;
+        if (!(roles[n] = strdup(r))) {
+            peer_strs_free(roles, n);
+            return -1;
+        }
+        n++;
     }
     s_free_roles(p);
     p->roles = roles;
-    for (uint32_t i = 0; i < h->roles.n; i++) {
-        if (!(roles[i] = pb_str_dup(h->roles.items[i])))
-            return -1;
-        p->nroles = i + 1;
+    p->nroles = n;
+    return 0;
+}
+
+static int s_apply_labels(peer_t *p)
+{
+    kvlist_t l = { 0 };
+    int rc = kv_copy(&l, &p->offer.labels);
+    for (size_t i = 0; rc == 0 && p->admin.has_labels && i < p->admin.labels.n; i++)
+        rc = kv_set(&l, p->admin.labels.items[i].key, p->admin.labels.items[i].val);
+    if (rc != 0) {
+        kv_free(&l);
+        return -1;
     }
     kv_free(&p->labels);
-    p->labels = labels;
-    p->slots = h->slots;
-    p->heartbeat_ms = h->heartbeat_ms;
-    p->liveness = h->liveness;
-    if (s_set(&p->name, h->name) != 0 || s_set(&p->version, h->version) != 0)
-        return -1;
+    p->labels = l;
     return 0;
+}
+
+int peer_apply(peer_t *p)
+{
+    const peer_offer_t *o = &p->offer;
+    const peer_admin_t *a = &p->admin;
+    bool offered = o->nroles > 0;
+    const char *name = a->name ? a->name : o->name ? o->name : p->id;
+    char *n = strdup(name);
+    if (!n || s_apply_roles(p) != 0 || s_apply_labels(p) != 0) {
+        free(n);
+        return -1;
+    }
+    free(p->name);
+    p->name = n;
+    p->slots = offered ? o->slots : a->slots ? a->slots : 1;
+    if (offered && a->slots && a->slots < p->slots)
+        p->slots = a->slots;
+    return 0;
+}
+
+const char *peer_kind(const peer_t *p)
+{
+    return p->offer.nroles > 0 ? "zmq" : "http";
+}
+
+void peer_set_live(peer_t *p)
+{
+    p->state = p->admin.drain || p->self_drain ? PEER_DRAINING : PEER_ONLINE;
 }
 
 bool peer_serves(const peer_t *p, const char *role)

@@ -8,6 +8,14 @@
     Invariant: nleases <= slots, except transiently after a HELLO that reports
     more running leases than its new slot count (credit then stays at zero
     until enough of them end).
+
+    Three sources make up what dispatch uses (name, roles, slots, labels):
+    what the worker's last HELLO offered (offer), what an admin set over the
+    HTTP API (admin), and the result of peer_apply() — roles the
+    intersection of both, slots the smaller, labels the offered ones with
+    the admin's on top, the admin's name before the worker's. A
+    registration that never said HELLO (an HTTP-only worker) has no offer:
+    the admin's settings are all there is.
 */
 #ifndef POPEBOT_MESH_PEER_H
 #define POPEBOT_MESH_PEER_H
@@ -22,9 +30,30 @@ typedef enum { PEER_ONLINE, PEER_OFFLINE, PEER_DRAINING, PEER_STATE_COUNT } peer
 
 const char *peer_state_name(peer_state_t s);
 
+/* What the worker's last HELLO offered. */
+typedef struct {
+    char *name;               /* NULL until the first HELLO */
+    char **roles;             /* none until the first HELLO */
+    size_t nroles;
+    uint32_t slots;
+    kvlist_t labels;
+} peer_offer_t;
+
+/* What an admin set over the HTTP API; unset fields leave the offer alone. */
+typedef struct {
+    char *name;               /* NULL = not set */
+    bool has_roles;           /* roles set (possibly to none) */
+    char **roles;
+    size_t nroles;
+    uint32_t slots;           /* 0 = not set */
+    bool has_labels;
+    kvlist_t labels;
+    bool drain;               /* an admin drain: it holds until resumed */
+} peer_admin_t;
+
 typedef struct peer {
     char *id;                 /* worker id, chosen by the worker */
-    char *name;               /* human name */
+    char *name;               /* human name (effective: peer_apply) */
     char *version;            /* the worker's software version */
     char *address;            /* peer address of its connection, or "" */
     char **roles;             /* roles it serves */
@@ -41,13 +70,28 @@ typedef struct peer {
     job_t **leases;           /* running jobs, unordered */
     size_t nleases;
     size_t lease_cap;
+    peer_offer_t offer;       /* the last HELLO's registration fields */
+    peer_admin_t admin;       /* the HTTP API's settings (persisted) */
+    bool self_drain;          /* the worker itself said it drains */
+    bool deleted;             /* a tombstone: its id is refused until created again */
+    bool http_live;           /* served over HTTP (webhook, long poll) now */
+    uint32_t polls;           /* HTTP long polls waiting for a job */
 } peer_t;
 
 peer_t *peer_new(const char *id);
 void peer_destroy(peer_t **self_p);
 
-/* Replace the registration fields from a HELLO. 0, or -1 (ENOMEM / bad data). */
+/* Replace the offered fields from a HELLO and apply. 0, or -1 (ENOMEM / bad data). */
 int peer_update(peer_t *p, const pb_hello_t *hello);
+/* Recompute name, roles, slots and labels from offer and admin. 0 or -1 (ENOMEM). */
+int peer_apply(peer_t *p);
+/* "zmq" once it said HELLO, else "http". */
+const char *peer_kind(const peer_t *p);
+/* Connected (or served over HTTP): draining when it or an admin says so, else online. */
+void peer_set_live(peer_t *p);
+/* Copy an array of strings (n may be 0). 0 or -1 (ENOMEM); *out untouched then. */
+int peer_strs_copy(char *const *src, size_t n, char ***out);
+void peer_strs_free(char **v, size_t n);
 
 bool peer_serves(const peer_t *p, const char *role);
 /* How many more leases it may take now (0 unless online). */

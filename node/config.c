@@ -41,6 +41,7 @@ static const flag_t s_flags[] = {
     { "http-max-body", M_CO, T_SIZE, O(http_max_body), "1M", "largest HTTP request body (413 over it)" },
     { "http-threads", M_CO, T_UINT, O(http_threads), "64", "HTTP worker threads (each long poll or log follow holds one)" },
     { "http-follow-max", M_CO, T_DUR, O(http_follow_max_ms), "1h", "longest live log follow (SSE); each holds an HTTP thread" },
+    { "http-worker-timeout", M_CO, T_DUR, O(http_worker_timeout_ms), "60s", "an HTTP-only worker silent this long goes offline; its jobs are requeued" },
     { "queue-limit", M_CO, T_UINT, O(queue_limit), "1000000", "queued jobs at most; more are refused (HTTP 429)" },
     { "keep-finished", M_CO, T_UINT, O(keep_finished), "10000", "finished jobs also cached in memory" },
     { "retention", M_CO, T_DUR, O(retention_ms), "168h", "finished jobs (and their output) are deleted after this" },
@@ -327,6 +328,8 @@ static int s_check(const config_t *cfg, char *err, size_t errlen)
                                               : "keys revoke needs a key ID (see keys list)");
     else if (cfg->mode == MODE_COORDINATOR && cfg->http_threads < 4)
         snprintf(err, errlen, "--http-threads: at least 4");
+    else if (cfg->mode == MODE_COORDINATOR && cfg->http_worker_timeout_ms < 100)
+        snprintf(err, errlen, "--http-worker-timeout: at least 100ms");
     else if (cfg->mode == MODE_COORDINATOR && strcmp(cfg->durability, "sync") != 0 &&
              strcmp(cfg->durability, "none") != 0)
         snprintf(err, errlen, "--durability: bad value '%.40s' (expected sync or none)", cfg->durability);

@@ -33,6 +33,7 @@ typedef struct {
     uint64_t http_max_body;
     uint32_t http_threads, queue_limit;
     uint32_t http_follow_max_ms;
+    uint32_t http_worker_timeout_ms;
     /* keys */
     const char *scope;
     /* worker */

@@ -79,12 +79,6 @@ static const struct {
     COORD_API_OPS
 };
 
-void coord_api_tick(coord_t *c, int64_t now_mono)
-{
-    (void) c;
-    (void) now_mono;
-}
-
 void coord_api_msg(coord_t *c, const rid_t *rid, const pb_api_t *m)
 {
     json_error_t je;

@@ -29,6 +29,11 @@ coord_api_fn coord_role_list, coord_role_get, coord_role_create, coord_role_upda
     coord_role_delete, coord_role_trigger;
 /* coord_api_jobs.c, coord_api_metrics.c */
 coord_api_fn coord_api_jobs_list, coord_api_job_logs, coord_api_metrics;
+/* coord_api_cluster.c */
+coord_api_fn coord_api_cluster_list, coord_api_cluster_get, coord_api_cluster_create,
+    coord_api_cluster_patch, coord_api_cluster_delete;
+/* coord_api_worker.c */
+coord_api_fn coord_api_worker_report, coord_api_worker_next;
 
 #define COORD_API_OPS \
     { "role.list", coord_role_list }, \
@@ -39,6 +44,13 @@ coord_api_fn coord_api_jobs_list, coord_api_job_logs, coord_api_metrics;
     { "role.trigger", coord_role_trigger }, \
     { "jobs.list", coord_api_jobs_list }, \
     { "job.logs", coord_api_job_logs }, \
-    { "metrics", coord_api_metrics },
+    { "metrics", coord_api_metrics }, \
+    { "cluster.list", coord_api_cluster_list }, \
+    { "cluster.get", coord_api_cluster_get }, \
+    { "cluster.create", coord_api_cluster_create }, \
+    { "cluster.patch", coord_api_cluster_patch }, \
+    { "cluster.delete", coord_api_cluster_delete }, \
+    { "worker.report", coord_api_worker_report }, \
+    { "worker.next", coord_api_worker_next },
 
 #endif

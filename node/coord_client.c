@@ -314,6 +314,8 @@ static void s_revoke(coord_t *c, job_t *job)
     pb_lease_ref_t ref = { { job->idstr, JOBID_LEN }, job->attempts };
     job->revoking = true;
     coord_save_job(c, job);   /* the cancel survives a restart */
+    if (!job->worker->routing_id)
+        return;               /* not connected now: told again when it says HELLO */
     pb_buf_reset(&c->out);
     pb_enc_revoke(&c->out, &ref);
     coord_send(c, zframe_data(job->worker->routing_id), zframe_size(job->worker->routing_id));
@@ -332,16 +334,21 @@ static void s_cancel(coord_t *c, const rid_t *rid, const pb_query_t *q)
     }
     log_msg(LL_INFO, "coordinator", "job %s: cancel requested (%s)", job->idstr,
             job_state_name(job->state));
-    if (job->state == JOB_RUNNING) {
+    bool http = job->state == JOB_RUNNING && !job->worker->routing_id &&
+                (job->worker->http_live || strcmp(peer_kind(job->worker), "http") == 0);
+    if (job->state == JOB_RUNNING && !http) {
         s_revoke(c, job);
         s_reply_job(c, rid, q->req_id, job);
         return;
     }
+    if (http)                 /* nobody to tell: its next report about it gets 409 */
+        coord_unlease(c, job);
     sched_remove(c->sched, job);
     later_remove(&c->later, job);
     job_finish(job, JOB_CANCELLED, false, 0, NULL, 0,
-               job->attempts > job->attempt_base ? "cancelled while waiting to be retried"
-                                                 : "cancelled before it started", clock_wall_ms());
+               http ? "cancelled while running on an HTTP worker"
+               : job->attempts > job->attempt_base ? "cancelled while waiting to be retried"
+                                                   : "cancelled before it started", clock_wall_ms());
     s_reply_job(c, rid, q->req_id, job);
     coord_job_ended(c, job); /* may free it */
 }

@@ -43,6 +43,14 @@ typedef struct {
     void *sock;               /* the socket to send it on */
 } coord_held_t;
 
+/* An HTTP worker's GET .../jobs/next held until a job or its deadline. */
+typedef struct {
+    char *worker;             /* the registration's id, owned */
+    zframe_t *rid;            /* the HTTP thread's routing id on the api socket */
+    uint64_t req_id;
+    int64_t deadline;         /* monotonic ms: answer "no job" then */
+} coord_poll_t;
+
 typedef struct {
     const coord_opts_t *opts;
     store_t *store;           /* the LMDB store: jobs, workers, roles */
@@ -61,6 +69,8 @@ typedef struct {
     backoff_t retry_rng;      /* jitter for retry delays (only its generator is used) */
     jobtab_t *jobs;           /* every job, owns them */
     zhashx_t *peers;          /* worker id -> peer_t, owns them */
+    zhashx_t *tombstones;     /* worker id -> peer_t of deleted registrations, owns them */
+    zlistx_t *polls;          /* coord_poll_t: HTTP workers' long polls, oldest first */
     zhashx_t *by_rid;         /* routing id (hex) -> peer_t, borrowed */
     zhashx_t *refused;        /* routing ids (hex) ignored after a version error */
     zhashx_t *results;        /* routing id (hex) -> coord_pending_t: RESULTs of this turn */
@@ -164,6 +174,19 @@ void coord_results_free(void **item);
 
 /* coord_worker.c */
 void coord_worker_msg(coord_t *c, const rid_t *rid, pb_msg_t *msg);
+/* Reports about a lease, from a ZeroMQ worker or the HTTP webhook alike:
+   they count only for the job's current lease on p (else stale, ignored). */
+void coord_worker_log(coord_t *c, peer_t *p, const pb_log_t *m);
+void coord_worker_done(coord_t *c, peer_t *p, const pb_done_item_t *d);
+/* p is gone (silent, BYE, unreachable): offline, leases released. */
+void coord_peer_down(coord_t *c, peer_t *p, const char *why);
+/* p's registration is deleted: leases requeued without counting the
+   attempt, a connected worker sent REVOKEs and ERROR deleted, unbound. */
+void coord_peer_remove(coord_t *c, peer_t *p);
+/* Detach a running job from its worker (the caller decides what next). */
+void coord_unlease(coord_t *c, job_t *job);
+/* A lease made this turn could not be handed over: it never started. */
+void coord_lease_undo(coord_t *c, job_t *job);
 void coord_expire_peers(coord_t *c, int64_t now);
 void coord_dispatch(coord_t *c);
 /* Whether the job may have another attempt under its role's max_attempts
@@ -188,5 +211,14 @@ job_t *coord_submit_one(coord_t *c, const pb_submit_item_t *it, bool json_checke
 void coord_api_msg(coord_t *c, const rid_t *rid, const pb_api_t *m);
 /* Called each turn: long polls whose wait ran out get their empty answer. */
 void coord_api_tick(coord_t *c, int64_t now_mono);
+
+/* coord_api_worker.c: HTTP workers' long polls. */
+void coord_poll_free(void **item);
+/* Answer n of p's waiting polls with the jobs just leased to it. */
+void coord_polls_hand(coord_t *c, peer_t *p, job_t **jobs, size_t n);
+/* Answer p's waiting polls with an error (its registration went away). */
+void coord_polls_drop(coord_t *c, const peer_t *p, const char *code, const char *message);
+/* At shutdown: every waiting poll gets "unavailable" at once. */
+void coord_polls_close(coord_t *c);
 
 #endif

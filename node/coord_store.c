@@ -1,7 +1,8 @@
 /*  node/coord_store.c — the coordinator's use of the LMDB store.
 
     - Recovery at start: roles (the store's, then the roles file's on top),
-      worker registrations (offline until they say HELLO), and every job not
+      worker registrations (offline until they say HELLO; deleted ones back
+      to the tombstones), and every job not
       yet finished: queued jobs go back to their queues, scheduled ones to
       the later heap, running jobs stay leased to their worker, which has
       one liveness period to come back and report them before they are
@@ -357,7 +358,7 @@ static int s_worker_loaded(peer_t *p, void *arg)
 {
     coord_t *c = arg;
     p->state = PEER_OFFLINE;
-    zhashx_update(c->peers, p->id, p);
+    zhashx_update(p->deleted ? c->tombstones : c->peers, p->id, p);  /* a tombstone stays one */
     return 0;
 }
 

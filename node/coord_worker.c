@@ -2,6 +2,9 @@
 
     Handles HELLO, PING, LOG, DONE, DRAIN and BYE; keeps leases consistent
     with what workers report; expires silent workers; dispatches queued jobs.
+    HTTP workers (node/coord_api_worker.c) report through the same
+    coord_worker_log / coord_worker_done and are dispatched to by the same
+    round, their waiting long polls standing in for a connection.
 
     Invariants:
     - A running job has job->worker set and is in that peer's lease array
@@ -11,6 +14,8 @@
       stale and ignored (at-least-once delivery with attempt numbers).
     - A lease that ends without a result goes back to the queue, or to
       `dead` once the role's max_attempts are spent.
+    - A deleted registration's id (a tombstone in c->tombstones) is refused
+      at HELLO until the HTTP API creates it again.
 */
 #include "node/coord_int.h"
 #include "mesh/objenc.h"
@@ -85,7 +90,7 @@ static void s_requeue(coord_t *c, job_t *job)
 }
 
 /* Detach a running job from its worker. */
-static void s_unlease(coord_t *c, job_t *job)
+void coord_unlease(coord_t *c, job_t *job)
 {
     peer_lease_remove(job->worker, job);
     sched_stopped(c->sched, job);
@@ -111,7 +116,7 @@ static void s_lease_lost(coord_t *c, job_t *job, const char *why)
 {
     char error[200];
     const char *worker = job->worker->id;
-    s_unlease(c, job);
+    coord_unlease(c, job);
     if (job->revoking) {
         s_end(c, job, JOB_CANCELLED, "cancelled (its worker was lost)");
         return;
@@ -129,15 +134,55 @@ static void s_lease_lost(coord_t *c, job_t *job, const char *why)
     s_requeue(c, job);
 }
 
-static void s_peer_down(coord_t *c, peer_t *p, const char *why)
+void coord_peer_down(coord_t *c, peer_t *p, const char *why)
 {
     log_msg(LL_WARN, "coordinator", "worker %s (%s) offline: %s; %zu lease(s) to requeue",
             p->id, p->name, why, p->nleases);
     s_unbind(c, p);
     p->state = PEER_OFFLINE;
+    p->http_live = false;
     coord_save_peer(c, p);
     while (p->nleases > 0)
         s_lease_lost(c, p->leases[0], why);
+}
+
+/* An admin deleted the registration: its leases go back to the queue and
+   the attempts they were do not count (the job did nothing wrong); a
+   connected worker is told to cancel them and then refused. */
+void coord_peer_remove(coord_t *c, peer_t *p)
+{
+    log_msg(LL_WARN, "coordinator", "worker %s (%s) deleted; %zu lease(s) to requeue", p->id,
+            p->name, p->nleases);
+    while (p->nleases > 0) {
+        job_t *job = p->leases[0];
+        if (p->routing_id) {
+            pb_lease_ref_t ref = { { job->idstr, JOBID_LEN }, job->attempts };
+            pb_buf_reset(&c->out);
+            pb_enc_revoke(&c->out, &ref);
+            coord_send(c, zframe_data(p->routing_id), zframe_size(p->routing_id));
+        }
+        coord_unlease(c, job);
+        if (job->revoking) {
+            s_end(c, job, JOB_CANCELLED, "cancelled (its worker was deleted)");
+            continue;
+        }
+        job->attempt_base++;
+        s_requeue(c, job);
+    }
+    if (p->routing_id) {
+        pb_buf_reset(&c->out);
+        pb_enc_error(&c->out, 0, "deleted", "this worker's registration was deleted");
+        coord_send(c, zframe_data(p->routing_id), zframe_size(p->routing_id));
+    }
+    s_unbind(c, p);
+    p->state = PEER_OFFLINE;
+}
+
+void coord_lease_undo(coord_t *c, job_t *job)
+{
+    coord_unlease(c, job);
+    s_unstart(job);
+    s_requeue(c, job);
 }
 
 /* ---- leases -------------------------------------------------------------- */
@@ -146,8 +191,11 @@ static int s_lease(coord_t *c, peer_t *p, job_t *job, bool new_attempt)
 {
     if (peer_lease_add(p, job) != 0)
         return -1;
-    if (new_attempt)
+    if (new_attempt) {
         job->attempts++;
+        free(job->progress.message);           /* progress is per attempt */
+        memset(&job->progress, 0, sizeof job->progress);
+    }
     job->state = JOB_RUNNING;
     job->worker = p;
     job->started_ms = clock_wall_ms();
@@ -251,10 +299,16 @@ static void s_welcome(coord_t *c, const rid_t *rid)
 static peer_t *s_hello_peer(coord_t *c, const rid_t *rid, const pb_hello_t *h, int64_t now)
 {
     char *id = pb_str_dup(h->worker_id);
+    if (id && zhashx_lookup(c->tombstones, id)) {
+        coord_send_error(c, rid, 0, "deleted", "this worker id's registration was deleted; "
+                         "an admin may create it again (POST /api/clusters)");
+        free(id);
+        return NULL;
+    }
     peer_t *p = id ? zhashx_lookup(c->peers, id) : NULL;
     peer_t *other = s_peer_by_rid(c, rid);
     if (other && other != p)
-        s_peer_down(c, other, "re-registered under another id");
+        coord_peer_down(c, other, "re-registered under another id");
     if (p && p->routing_id && !(zframe_size(p->routing_id) == rid->size &&
                                 memcmp(zframe_data(p->routing_id), rid->data, rid->size) == 0)) {
         if (!peer_expired(p, now)) {
@@ -265,12 +319,12 @@ static peer_t *s_hello_peer(coord_t *c, const rid_t *rid, const pb_hello_t *h, i
             free(id);
             return NULL;
         }
-        s_peer_down(c, p, "reconnected");
+        coord_peer_down(c, p, "reconnected");
     }
-    if (!p && id && (p = peer_new(id)) != NULL) {
-        p->first_seen_ms = clock_wall_ms();
+    if (!p && id && (p = peer_new(id)) != NULL)
         zhashx_insert(c->peers, id, p);
-    }
+    if (p && !p->first_seen_ms)
+        p->first_seen_ms = clock_wall_ms();
     free(id);
     return p;
 }
@@ -291,8 +345,11 @@ static void s_hello(coord_t *c, const rid_t *rid, const pb_hello_t *h)
                          "_ . - and values without ','");
         return;
     }
+    if (p->http_live)   /* it served over HTTP until now: that session ends */
+        coord_peer_down(c, p, "came back over ZeroMQ");
     s_bind(c, p, rid);
-    p->state = h->draining ? PEER_DRAINING : PEER_ONLINE;
+    p->self_drain = h->draining;
+    peer_set_live(p);
     p->last_seen_ms = now;
     p->seen_wall_ms = clock_wall_ms();
     coord_save_peer(c, p);
@@ -319,7 +376,7 @@ static job_t *s_current(coord_t *c, peer_t *p, pb_str_t job_id, uint32_t attempt
     return NULL;
 }
 
-static void s_log(coord_t *c, peer_t *p, const pb_log_t *m)
+void coord_worker_log(coord_t *c, peer_t *p, const pb_log_t *m)
 {
     job_t *job = s_current(c, p, m->job_id, m->attempt);
     if (job)
@@ -365,13 +422,13 @@ static void s_retry_later(coord_t *c, job_t *job, job_state_t how, const pb_done
     coord_save_job(c, job);
 }
 
-static void s_done_one(coord_t *c, peer_t *p, const pb_done_item_t *d)
+void coord_worker_done(coord_t *c, peer_t *p, const pb_done_item_t *d)
 {
     job_t *job = s_current(c, p, d->job_id, d->attempt);
     if (!job)
         return;
     if (pb_str_eq(d->state, "rejected")) {
-        s_unlease(c, job);
+        coord_unlease(c, job);
         s_unstart(job);
         if (job->revoking)
             s_end(c, job, JOB_CANCELLED, "cancelled before it started");
@@ -388,7 +445,7 @@ static void s_done_one(coord_t *c, peer_t *p, const pb_done_item_t *d)
         free(error);
         error = strdup("worker reported an unknown final state");
     }
-    s_unlease(c, job);
+    coord_unlease(c, job);
     bool failed = (state == JOB_FAILED || state == JOB_TIMED_OUT) && !job->revoking;
     if (failed && coord_attempts_left(job)) {
         s_retry_later(c, job, state, d, error);
@@ -436,21 +493,31 @@ void coord_worker_msg(coord_t *c, const rid_t *rid, pb_msg_t *msg)
         coord_reply(c, rid->data, rid->size);
         break;
     case PB_LOG:
-        s_log(c, p, &msg->u.log);
+        coord_worker_log(c, p, &msg->u.log);
         break;
     case PB_DONE:
         for (uint32_t i = 0; i < msg->u.done.n; i++)
-            s_done_one(c, p, &msg->u.done.items[i]);
+            coord_worker_done(c, p, &msg->u.done.items[i]);
         break;
     case PB_DRAIN:
-        p->state = PEER_DRAINING;
+        p->self_drain = true;
+        peer_set_live(p);
         coord_save_peer(c, p);
         log_msg(LL_INFO, "coordinator", "worker %s (%s) draining", p->id, p->name);
         break;
     default: /* PB_BYE */
-        s_peer_down(c, p, "said goodbye");
+        coord_peer_down(c, p, "said goodbye");
         break;
     }
+}
+
+/* How long p may be silent: its own heartbeat × liveness over ZeroMQ;
+   --http-worker-timeout for an HTTP worker (or one that never said HELLO). */
+static int64_t s_silence_limit(const coord_t *c, const peer_t *p)
+{
+    if (p->routing_id || (!p->http_live && p->heartbeat_ms))
+        return (int64_t) p->heartbeat_ms * (p->liveness ? p->liveness : 1);
+    return c->opts->http_worker_timeout_ms;
 }
 
 void coord_expire_peers(coord_t *c, int64_t now)
@@ -459,10 +526,11 @@ void coord_expire_peers(coord_t *c, int64_t now)
         return;
     c->last_expire_check = now;
     for (peer_t *p = zhashx_first(c->peers); p; p = zhashx_next(c->peers))
-        if ((p->routing_id || p->nleases > 0) && peer_expired(p, now)) {
+        if ((p->routing_id || p->nleases > 0 || p->http_live) && p->polls == 0 &&
+            now - p->last_seen_ms > s_silence_limit(c, p)) {
             char why[80];
             snprintf(why, sizeof why, "silent for %lld ms", (long long) (now - p->last_seen_ms));
-            s_peer_down(c, p, why);
+            coord_peer_down(c, p, why);
         }
 }
 
@@ -524,7 +592,10 @@ static size_t s_collect(coord_t *c, s_slot_t **out)
     size_t n = 0, cap = zhashx_size(c->peers);
     s_slot_t *slots = calloc(cap ? cap : 1, sizeof *slots);
     for (peer_t *p = zhashx_first(c->peers); slots && p; p = zhashx_next(c->peers)) {
-        uint32_t credit = p->routing_id ? peer_credit(p) : 0;
+        uint32_t credit = p->routing_id ? peer_credit(p)
+                        : p->http_live && p->polls ? peer_credit(p) : 0;
+        if (!p->routing_id && credit > p->polls)
+            credit = p->polls;     /* one job per waiting long poll */
         if (credit == 0)
             continue;
         slots[n].jobs = calloc(credit, sizeof(job_t *));
@@ -569,11 +640,11 @@ static void s_match(coord_t *c, s_slot_t *slots, size_t n)
 static void s_undeliverable(coord_t *c, s_slot_t *s)
 {
     for (size_t i = 0; i < s->n; i++) {
-        s_unlease(c, s->jobs[i]);
+        coord_unlease(c, s->jobs[i]);
         s_unstart(s->jobs[i]);
         s_requeue(c, s->jobs[i]);
     }
-    s_peer_down(c, s->peer, "unreachable");
+    coord_peer_down(c, s->peer, "unreachable");
 }
 
 void coord_dispatch(coord_t *c)
@@ -586,7 +657,10 @@ void coord_dispatch(coord_t *c)
     if (n > 0)
         s_match(c, slots, n);
     for (size_t i = 0; i < n; i++) {
-        if (slots[i].n > 0 && s_send_assign(c, slots[i].peer, slots[i].jobs, slots[i].n) != 0)
+        if (slots[i].n > 0 && !slots[i].peer->routing_id)
+            coord_polls_hand(c, slots[i].peer, slots[i].jobs, slots[i].n);
+        else if (slots[i].n > 0 &&
+                 s_send_assign(c, slots[i].peer, slots[i].jobs, slots[i].n) != 0)
             s_undeliverable(c, &slots[i]);
         free(slots[i].jobs);
     }

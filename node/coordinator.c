@@ -6,7 +6,9 @@
          each to the worker or client handlers;
       3. expires silent workers (their leases go back to the queue) and
          moves scheduled jobs whose time has come to their ready queues;
-      4. dispatches queued jobs to workers with free credit;
+      4. dispatches queued jobs to workers with free credit (an HTTP
+         worker's credit is its waiting long polls), then answers the long
+         polls whose wait ran out;
       5. commits everything the turn changed in one LMDB transaction and,
          with --durability=sync, waits for it to reach the disk (group commit);
       6. only then sends what the turn owes clients (SUBMITTED, REPLY, and
@@ -129,13 +131,17 @@ static int s_init(coord_t *c, const coord_opts_t *opts)
     c->sched = sched_new();
     c->jobs = jobtab_new(opts->keep_finished);
     c->peers = zhashx_new();
+    c->tombstones = zhashx_new();
+    c->polls = zlistx_new();
     c->by_rid = zhashx_new();
     c->refused = zhashx_new();
     c->results = zhashx_new();
     if (!c->sched || !c->jobs || !c->peers || !c->by_rid || !c->refused || !c->results ||
-        metrics_init(&c->metrics) != 0)
+        metrics_init(&c->metrics) != 0 || !c->tombstones || !c->polls)
         return -1;
     zhashx_set_destructor(c->peers, s_peer_free);
+    zhashx_set_destructor(c->tombstones, s_peer_free);
+    zlistx_set_destructor(c->polls, coord_poll_free);
     zhashx_set_destructor(c->results, coord_results_free);
     if (coord_store_open(c) != 0)
         return -1;
@@ -161,6 +167,8 @@ static void s_fini(coord_t *c)
     zhashx_destroy(&c->by_rid);
     zhashx_destroy(&c->refused);
     zhashx_destroy(&c->results);
+    zlistx_destroy(&c->polls);
+    zhashx_destroy(&c->tombstones);
     zhashx_destroy(&c->peers);   /* before jobs: peers borrow them */
     coord_outbox_free(c);
     store_close(&c->store);
@@ -338,9 +346,9 @@ static int s_loop(coord_t *c, int sigfd)
         for (int n = 0; n < BATCH_MAX && s_recv_one(c, c->api) == 1; n++)
             ;
         coord_expire_peers(c, clock_mono_ms());
-        coord_api_tick(c, clock_mono_ms());
         s_release_due(c);
         coord_dispatch(c);
+        coord_api_tick(c, clock_mono_ms());  /* after dispatch: a due poll may still get a job */
         coord_prune(c, clock_mono_ms());
         coord_results_flush(c);
         if (coord_commit(c) != 0)
@@ -357,6 +365,8 @@ int coordinator_run(const coord_opts_t *opts, int sigfd)
         log_msg(LL_INFO, "coordinator", "listening on %s, %zu roles, durability %s",
                 opts->bind, c.roles.n, opts->durable ? "sync" : "none");
         int why = s_loop(&c, sigfd);
+        if (why == 0)
+            coord_polls_close(&c);   /* their HTTP threads must not wait for a stopped loop */
         rc = why == 0 ? 0 : 1;
         if (why == 2)
             log_msg(LL_ERROR, "coordinator", "stopping: the store cannot make changes durable; "

@@ -94,6 +94,14 @@ static void s_w_kvs(rec_buf_t *b, const kvlist_t *l)
     }
 }
 
+static void s_w_bool(rec_buf_t *b, bool v)
+{
+    if (v)
+        msgpack_pack_true(&b->pk);
+    else
+        msgpack_pack_false(&b->pk);
+}
+
 static bool s_name_ok(const char *s)
 {
     size_t n = s ? strlen(s) : 0;
@@ -167,7 +175,7 @@ int rec_enc_peer(rec_buf_t *b, const peer_t *p, char *err, size_t errlen)
     }
     rec_buf_reset(b);
     msgpack_packer *pk = &b->pk;
-    msgpack_pack_array(pk, 13);
+    msgpack_pack_array(pk, 23);
     msgpack_pack_uint32(pk, REC_VERSION);
     s_w_str(b, p->id);
     s_w_str(b, p->name);
@@ -181,6 +189,22 @@ int rec_enc_peer(rec_buf_t *b, const peer_t *p, char *err, size_t errlen)
     msgpack_pack_int64(pk, p->first_seen_ms);
     msgpack_pack_int64(pk, p->seen_wall_ms);
     s_w_str(b, peer_state_name(p->state));
+    s_w_nstr(b, p->offer.name);
+    s_w_strs(b, p->offer.roles, p->offer.nroles);
+    msgpack_pack_uint32(pk, p->offer.slots);
+    s_w_kvs(b, &p->offer.labels);
+    s_w_nstr(b, p->admin.name);
+    if (p->admin.has_roles)
+        s_w_strs(b, p->admin.roles, p->admin.nroles);
+    else
+        msgpack_pack_nil(pk);
+    msgpack_pack_uint32(pk, p->admin.slots);
+    if (p->admin.has_labels)
+        s_w_kvs(b, &p->admin.labels);
+    else
+        msgpack_pack_nil(pk);
+    s_w_bool(b, p->admin.drain);
+    s_w_bool(b, p->deleted);
     return s_enc_end(b, "worker", err, errlen);
 }
 
@@ -609,18 +633,28 @@ static int s_kv(s_rd_t *r, const char *name, kvlist_t *l)
     return rc;
 }
 
-/* {str: str} added to l (which the caller owns and frees on failure). */
-static int s_kvs(s_rd_t *r, const char *name, kvlist_t *l)
+/* {str: str} added to l, or nil when has is given (*has then says which). */
+static int s_nkvs(s_rd_t *r, const char *name, bool *has, kvlist_t *l)
 {
     s_val_t v;
     if (s_get(r, &v) != 0)
         return -1;
+    if (has)
+        *has = v.type != S_NIL;
+    if (has && v.type == S_NIL)
+        return 0;
     if (v.type != S_MAP)
         return s_bad(r, name, "a map of str to str");
     for (uint32_t i = 0; i < v.n; i++)
         if (s_kv(r, name, l) != 0)
             return -1;
     return 0;
+}
+
+/* {str: str} added to l (which the caller owns and frees on failure). */
+static int s_kvs(s_rd_t *r, const char *name, kvlist_t *l)
+{
+    return s_nkvs(r, name, NULL, l);
 }
 
 static void s_free_strs(char **items, size_t n)
@@ -630,12 +664,17 @@ static void s_free_strs(char **items, size_t n)
     free(items);
 }
 
-/* [str] into a fresh array; *out and *nout are set only on success. */
-static int s_strs(s_rd_t *r, const char *name, char ***out, size_t *nout)
+/* [str] into a fresh array, or nil when has is given (*has then says
+   which); *out and *nout are set only on success. */
+static int s_nstrs(s_rd_t *r, const char *name, bool *has, char ***out, size_t *nout)
 {
     s_val_t v;
     if (s_get(r, &v) != 0)
         return -1;
+    if (has)
+        *has = v.type != S_NIL;
+    if (has && v.type == S_NIL)
+        return 0;
     if (v.type != S_ARRAY)
         return s_bad(r, name, "an array of str");
     char **items = calloc(v.n ? v.n : 1, sizeof *items);
@@ -652,6 +691,11 @@ static int s_strs(s_rd_t *r, const char *name, char ***out, size_t *nout)
     *out = items;
     *nout = v.n;
     return 0;
+}
+
+static int s_strs(s_rd_t *r, const char *name, char ***out, size_t *nout)
+{
+    return s_nstrs(r, name, NULL, out, nout);
 }
 
 /* ---- jobs ------------------------------------------------------------------ */
@@ -751,6 +795,38 @@ static int s_peer_fields(s_rd_t *r, peer_t *p)
     return 0;
 }
 
+/* Records before these fields came from HELLO alone: what they hold is
+   what the worker offered. */
+static int s_offer_from_fields(s_rd_t *r, peer_t *p)
+{
+    peer_offer_t *o = &p->offer;
+    if (!(o->name = strdup(p->name)) || peer_strs_copy(p->roles, p->nroles, &o->roles) != 0 ||
+        kv_copy(&o->labels, &p->labels) != 0)
+        return s_oom(r);
+    o->nroles = p->nroles;
+    o->slots = p->slots;
+    return 0;
+}
+
+/* The offer and the admin's settings (fields 13..22). */
+static int s_peer_sources(s_rd_t *r, peer_t *p)
+{
+    peer_offer_t *o = &p->offer;
+    peer_admin_t *a = &p->admin;
+    if (s_dup(r, "offer_name", true, &o->name) != 0 ||
+        s_strs(r, "offer_roles", &o->roles, &o->nroles) != 0 ||
+        s_u32(r, "offer_slots", &o->slots) != 0 ||
+        s_kvs(r, "offer_labels", &o->labels) != 0 ||
+        s_dup(r, "admin_name", true, &a->name) != 0 ||
+        s_nstrs(r, "admin_roles", &a->has_roles, &a->roles, &a->nroles) != 0 ||
+        s_u32(r, "admin_slots", &a->slots) != 0 ||
+        s_nkvs(r, "admin_labels", &a->has_labels, &a->labels) != 0 ||
+        s_bool(r, "admin_drain", &a->drain) != 0 ||
+        s_bool(r, "deleted", &p->deleted) != 0)
+        return -1;
+    return 0;
+}
+
 peer_t *rec_dec_peer(const void *data, size_t size, char *err, size_t errlen)
 {
     s_rd_t r = { data, size, 0, "worker", 0, err, errlen };
@@ -763,7 +839,14 @@ peer_t *rec_dec_peer(const void *data, size_t size, char *err, size_t errlen)
         s_oom(&r);
         return NULL;
     }
-    if (s_peer_fields(&r, p) != 0 || s_close(&r, n) != 0)
+    if (n > 13 && n < 23) {
+        s_fail(&r, "has %u elements, needs 13 or at least 23", (unsigned) n);
+        peer_destroy(&p);
+        return NULL;
+    }
+    if (s_peer_fields(&r, p) != 0 ||
+        (n > 13 ? s_peer_sources(&r, p) : s_offer_from_fields(&r, p)) != 0 ||
+        s_close(&r, n) != 0)
         peer_destroy(&p);
     return p;
 }

@@ -8,7 +8,14 @@
               result str|nil, error str|nil, created_ms, started_ms, finished_ms]
       worker [1, id str, name str, roles [str], slots uint, labels {str:str},
               version str, address str, heartbeat_ms uint, liveness uint,
-              first_seen_ms int, seen_wall_ms int, state str]
+              first_seen_ms int, seen_wall_ms int, state str,
+              offer_name str|nil, offer_roles [str], offer_slots uint,
+              offer_labels {str:str}, admin_name str|nil, admin_roles [str]|nil,
+              admin_slots uint (0 = unset), admin_labels {str:str}|nil,
+              admin_drain bool, deleted bool]
+             (name..labels are the effective values; a record of 13 fields,
+              written before registrations had admin settings, reads as a
+              worker that offered exactly those)
       role   [1, name str, command [str], shell bool, timeout_ms uint,
               max_attempts uint, max_concurrency uint, env {str:str},
               backoff_base_ms uint, backoff_max_ms uint, enabled bool,

@@ -1008,6 +1008,111 @@ static void test_record_extra_fields(void **state)
     rec_buf_free(&b);
 }
 
+/* A HELLO's offer and an admin's settings: what dispatch uses, and the
+   worker record keeps both; a 13-field record (before admin settings)
+   reads as a worker that offered exactly its fields. */
+static void test_record_worker_sources(void **state)
+{
+    (void) state;
+    char err[200];
+    rec_buf_t b;
+    rec_buf_init(&b);
+    peer_t *p = peer_new("w-9");
+    pb_str_t roles[] = { pb_s("build"), pb_s("echo"), pb_s("sleep") };
+    pb_kv_t labels[] = { { pb_s("gpu"), pb_s("") }, { pb_s("zone"), pb_s("a") } };
+    pb_hello_t h = { .worker_id = pb_s("w-9"), .name = pb_s("box"), .roles = { roles, 3 },
+                     .slots = 8, .labels = { labels, 2 }, .version = pb_s("0.1.0"),
+                     .heartbeat_ms = 1000, .liveness = 3 };
+    assert_int_equal(peer_update(p, &h), 0);
+    assert_string_equal(peer_kind(p), "zmq");
+    p->admin.has_roles = true;
+    p->admin.nroles = 2;
+    p->admin.roles = calloc(2, sizeof(char *));
+    p->admin.roles[0] = strdup("sleep");
+    p->admin.roles[1] = strdup("other");
+    p->admin.slots = 2;
+    p->admin.has_labels = true;
+    kv_set(&p->admin.labels, "zone", "b");
+    p->admin.name = strdup("named");
+    p->admin.drain = true;
+    assert_int_equal(peer_apply(p), 0);
+    assert_string_equal(p->name, "named");
+    assert_int_equal(p->nroles, 1);
+    assert_string_equal(p->roles[0], "sleep");
+    assert_int_equal(p->slots, 2);
+    assert_string_equal(kv_get(&p->labels, "zone"), "b");
+    assert_string_equal(kv_get(&p->labels, "gpu"), "");
+    p->self_drain = false;
+    peer_set_live(p);
+    assert_int_equal(p->state, PEER_DRAINING);
+
+    assert_int_equal(rec_enc_peer(&b, p, err, sizeof err), 0);
+    peer_t *got = rec_dec_peer(b.sbuf.data, b.sbuf.size, err, sizeof err);
+    assert_non_null(got);
+    assert_string_equal(got->name, "named");
+    assert_int_equal(got->nroles, 1);
+    assert_int_equal(got->offer.nroles, 3);
+    assert_string_equal(got->offer.name, "box");
+    assert_int_equal(got->offer.slots, 8);
+    assert_true(got->admin.has_roles && got->admin.nroles == 2 && got->admin.slots == 2);
+    assert_true(got->admin.has_labels && got->admin.drain && !got->deleted);
+    assert_string_equal(got->admin.name, "named");
+    /* the worker's next HELLO offers more: the admin's limits still hold */
+    h.slots = 16;
+    assert_int_equal(peer_update(got, &h), 0);
+    assert_int_equal(got->slots, 2);
+    assert_int_equal(got->nroles, 1);
+    peer_destroy(&got);
+
+    /* no offer (an HTTP-only registration): the admin's settings alone */
+    peer_t *http = peer_new("w-h");
+    http->admin.has_roles = true;
+    http->admin.nroles = 1;
+    http->admin.roles = calloc(1, sizeof(char *));
+    http->admin.roles[0] = strdup("ext");
+    assert_int_equal(peer_apply(http), 0);
+    assert_string_equal(peer_kind(http), "http");
+    assert_int_equal(http->slots, 1);
+    assert_int_equal(http->nroles, 1);
+    http->deleted = true;
+    assert_int_equal(rec_enc_peer(&b, http, err, sizeof err), 0);
+    got = rec_dec_peer(b.sbuf.data, b.sbuf.size, err, sizeof err);
+    assert_non_null(got);
+    assert_true(got->deleted);
+    assert_int_equal(got->offer.nroles, 0);
+    peer_destroy(&got);
+    peer_destroy(&http);
+
+    /* an old record: the first 13 fields only */
+    assert_int_equal(rec_enc_peer(&b, p, err, sizeof err), 0);
+    uint8_t old[1024];
+    size_t n = 0;
+    assert_int_equal((uint8_t) b.sbuf.data[0], 0xdc);   /* array16 of 23 */
+    old[n++] = 0x9d;                                    /* fixarray of 13 */
+    /* the first 13 elements end where offer_name (a str "box") starts */
+    const char *start = b.sbuf.data + 3, *end = b.sbuf.data + b.sbuf.size;
+    const char *cut = NULL;
+    for (const char *q = start; q + 4 <= end; q++)
+        if (memcmp(q, "\xa3" "box", 4) == 0)
+            cut = q;
+    assert_non_null(cut);
+    memcpy(old + n, start, (size_t) (cut - start));
+    n += (size_t) (cut - start);
+    got = rec_dec_peer(old, n, err, sizeof err);
+    assert_non_null(got);
+    assert_string_equal(got->offer.name, "named");      /* what the record said */
+    assert_int_equal(got->offer.nroles, 1);
+    assert_int_equal(got->offer.slots, 2);
+    assert_false(got->admin.has_roles);
+    peer_destroy(&got);
+    /* 14 to 22 fields is neither */
+    old[0] = 0x9e;
+    old[n++] = 0xc0;
+    assert_null(rec_dec_peer(old, n, err, sizeof err));
+    peer_destroy(&p);
+    rec_buf_free(&b);
+}
+
 static void test_record_field_errors(void **state)
 {
     (void) state;
@@ -1275,6 +1380,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_corrupt_worker_and_role, s_setup, s_teardown),
         cmocka_unit_test(test_record_truncated_and_flipped),
         cmocka_unit_test(test_record_extra_fields),
+        cmocka_unit_test(test_record_worker_sources),
         cmocka_unit_test(test_record_field_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
