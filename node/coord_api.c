@@ -54,16 +54,18 @@ void coord_api_error(coord_t *c, const rid_t *rid, uint64_t req_id, const char *
 static void s_info(coord_t *c, const rid_t *rid, uint64_t req_id, json_t *body)
 {
     (void) body;
-    size_t online = 0;
+    size_t online = 0, roles = 0;
     for (peer_t *p = zhashx_first(c->peers); p; p = zhashx_next(c->peers))
         online += p->state != PEER_OFFLINE;
+    for (size_t i = 0; i < c->roles.n; i++)   /* deleted roles stay as names only */
+        roles += role_defined(c->roles.items[i]);
     coord_api_reply(c, rid, req_id, json_pack(
         "{s:s,s:s,s:I,s:I,s:I,s:I,s:I,s:s?}",
         "cluster_id", store_cluster_id(c->store),
         "version", POPEBOT_VERSION,
         "workers", (json_int_t) zhashx_size(c->peers),
         "workers_online", (json_int_t) online,
-        "roles", (json_int_t) c->roles.n,
+        "roles", (json_int_t) roles,
         "queued", (json_int_t) sched_total(c->sched),
         "jobs_submitted", (json_int_t) c->stats.submitted,
         "store_full", c->store_full[0] ? c->store_full : NULL));

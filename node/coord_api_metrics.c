@@ -31,6 +31,8 @@ static void s_by_role(coord_t *c, json_t *out)
     json_t *fin = json_array(), *queued = json_object(), *running = json_object();
     for (size_t i = 0; i < c->roles.n; i++) {
         const char *name = c->roles.items[i]->name;
+        if (!role_defined(c->roles.items[i]))   /* deleted: no jobs can wait or run */
+            continue;
         json_object_set_new(queued, name, json_integer((json_int_t) sched_depth(c->sched, name)));
         json_object_set_new(running, name, json_integer(sched_running(c->sched, name)));
     }

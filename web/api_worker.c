@@ -36,26 +36,26 @@ void web_worker_webhook(web_req_t *r)
     json_decref(body);
 }
 
-/* ?wait= as seconds: 0..60 (default 30); -1 when it is anything else. */
-static int s_wait(const web_req_t *r)
+/* ?wait= as seconds: 0..60 (default 30); -1 after answering 422. */
+static int s_wait(web_req_t *r)
 {
+    static const char *const known[] = { "wait", NULL };
     char buf[16];
-    if (!web_query(r, "wait", buf, sizeof buf))
-        return WAIT_DEFAULT_S;
+    int found = web_params_known(r, known) == 0 ? web_param(r, "wait", buf, sizeof buf) : -1;
+    if (found <= 0)
+        return found == 0 ? WAIT_DEFAULT_S : -1;
     size_t n = strlen(buf);
-    if (n == 0 || n > 2 || strspn(buf, "0123456789") != n)
-        return -1;
-    int s = atoi(buf);
+    int s = n >= 1 && n <= 2 && strspn(buf, "0123456789") == n ? atoi(buf) : -1;
+    if (s < 0 || s > WAIT_MAX_S)
+        web_error(r, 422, "invalid", "wait: whole seconds from 0 to %d", WAIT_MAX_S);
     return s <= WAIT_MAX_S ? s : -1;
 }
 
 void web_worker_next(web_req_t *r)
 {
     int wait = s_wait(r);
-    if (wait < 0) {
-        web_error(r, 422, "invalid", "wait: whole seconds from 0 to %d", WAIT_MAX_S);
+    if (wait < 0)
         return;
-    }
     json_t *req = json_pack("{s:s,s:i}", "worker", r->param[0], "wait_ms", wait * 1000);
     json_t *out = NULL;
     if (!req) {

@@ -15,8 +15,20 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Reason phrases of the statuses this server sends (RFC 9110 spelling). */
 static const char *s_reason(int status)
 {
+    static const struct { int status; const char *text; } known[] = {
+        { 200, "OK" }, { 201, "Created" }, { 202, "Accepted" }, { 204, "No Content" },
+        { 400, "Bad Request" }, { 401, "Unauthorized" }, { 403, "Forbidden" },
+        { 404, "Not Found" }, { 405, "Method Not Allowed" }, { 409, "Conflict" },
+        { 413, "Content Too Large" }, { 422, "Unprocessable Content" },
+        { 429, "Too Many Requests" }, { 500, "Internal Server Error" },
+        { 503, "Service Unavailable" }, { 507, "Insufficient Storage" },
+    };
+    for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
+        if (known[i].status == status)
+            return known[i].text;
     const char *r = mg_get_response_code_text(NULL, status);
     return r ? r : "";
 }
@@ -33,10 +45,11 @@ static void s_respond(web_req_t *r, int status, const char *type, const char *da
                   "Content-Length: %zu\r\n"
                   "Cache-Control: no-store\r\n"
                   "X-Content-Type-Options: nosniff\r\n"
-                  "%s"
+                  "%s%s%s"
                   "\r\n",
                   status, s_reason(status), type, len,
-                  status == 405 ? "Allow: GET, POST, PATCH, DELETE\r\n" : "");
+                  status == 405 ? "Allow: " : "", status == 405 ? r->allow : "",
+                  status == 405 ? "\r\n" : "");
     }
     if (len && strcmp(r->ri->request_method, "HEAD") != 0)
         mg_write(r->conn, data, len);

@@ -128,6 +128,24 @@ static bool s_allowed(web_req_t *r, web_need_t need)
     }
 }
 
+/* HEAD is GET without the body, for the GET routes that change nothing
+   (a job poll leases a job, so it has no HEAD). */
+static bool s_head_of(const char *method, const web_route_t *route)
+{
+    return strcmp(method, "HEAD") == 0 && strcmp(route->method, "GET") == 0 &&
+           route->handler != web_worker_next;
+}
+
+/* The methods the path allows, for the Allow header of a 405. */
+static void s_allow(const char *path, char *out, size_t len)
+{
+    size_t n = 0;
+    out[0] = '\0';
+    for (size_t i = 0; i < NROUTES && n < len; i++)
+        if (s_match(s_routes[i].pattern, path, NULL))
+            n += (size_t) snprintf(out + n, len - n, "%s%s", n ? ", " : "", s_routes[i].method);
+}
+
 void web_route(web_req_t *r)
 {
     const char *path = r->ri->local_uri ? r->ri->local_uri : "";
@@ -137,16 +155,18 @@ void web_route(web_req_t *r)
         if (!s_match(s_routes[i].pattern, path, NULL))
             continue;
         path_known = true;
-        if (strcmp(method, s_routes[i].method) != 0 &&
-            !(strcmp(method, "HEAD") == 0 && strcmp(s_routes[i].method, "GET") == 0))
+        if (strcmp(method, s_routes[i].method) != 0 && !s_head_of(method, &s_routes[i]))
             continue;
         s_match(s_routes[i].pattern, path, r);
         if (s_allowed(r, s_routes[i].need))
             s_routes[i].handler(r);
         return;
     }
-    if (path_known)
-        web_error(r, 405, "method-not-allowed", "%s is not allowed on %.200s", method, path);
+    if (path_known) {
+        s_allow(path, r->allow, sizeof r->allow);
+        web_error(r, 405, "method-not-allowed", "%s is not allowed on %.200s (allowed: %s)", method,
+                  path, r->allow);
+    }
     else
         web_error(r, 404, "not-found", "no route %.200s", path);
 }

@@ -42,6 +42,7 @@ typedef struct {
     char *body;                        /* the request body, NUL-terminated, owned */
     size_t body_len;
     int status;                        /* the response's status, once sent */
+    char allow[64];                    /* the Allow header of a 405 */
 } web_req_t;
 
 /* ---- responses (web/http.c) ---- */

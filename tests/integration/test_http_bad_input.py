@@ -126,3 +126,28 @@ def test_bad_input_table(mesh):
     r = mesh.http("POST", "/api/jobs", json_body={"role": "echo", "payload": {"after": 1}})
     assert r.status_code == 202
     assert mesh.wait_job(r.json()["id"])["state"] == "succeeded"
+
+
+def test_method_details(mesh):
+    """405 names what the path allows; HEAD works where GET changes nothing,
+    but not on the job poll (it would lease a job nobody sees); the job
+    poll refuses unknown or long parameters; reason phrases are standard."""
+    mesh.start_coordinator()
+    r = mesh.http("PUT", "/api/clusters/w-x")
+    assert r.status_code == 405 and r.headers["Allow"] == "GET, PATCH, DELETE"
+    assert "allowed: GET, PATCH, DELETE" in r.json()["error"]["message"]
+    r = mesh.http("DELETE", "/api/jobs")
+    assert r.headers["Allow"] == "POST, GET"
+    assert mesh.http("HEAD", "/api/info").status_code == 200
+    reg = mesh.http("POST", "/api/clusters", json_body={"name": "h", "roles": ["echo"],
+                                                        "slots": 1}).json()
+    mesh.http("POST", "/api/jobs", json_body={"role": "echo"})
+    r = mesh.http("HEAD", f"/api/cluster/{reg['id']}/jobs/next?wait=0", key=reg["token"])
+    assert r.status_code == 405
+    nxt = f"/api/cluster/{reg['id']}/jobs/next"
+    for q in ("?wait=0&colour=red", "?wait=" + "0" * 40, "?wait=61", "?wait=-1"):
+        r = mesh.http("GET", nxt + q, key=reg["token"])
+        assert r.status_code == 422, q
+    assert "Unprocessable Content" in r.reason
+    job = mesh.http("GET", nxt + "?wait=5", key=reg["token"])   # the job is still there
+    assert job.status_code == 200 and job.json()["role"] == "echo"
