@@ -716,6 +716,20 @@ static const s_cmd_info_t s_cmds[PB_CMD_COUNT] = {
     [PB_ERROR]     = { "ERROR", 3, s_dec_error },
 };
 
+uint64_t pb_req_id(const pb_msg_t *m)
+{
+    switch (m->cmd) {
+    case PB_REPLY:
+        return m->u.reply.req_id;
+    case PB_SUBMITTED:
+        return m->u.submitted.req_id;
+    case PB_ERROR:
+        return m->u.error.req_id;
+    default:
+        return 0;
+    }
+}
+
 const char *pb_cmd_name(pb_cmd_t cmd)
 {
     if ((unsigned) cmd >= PB_CMD_COUNT)

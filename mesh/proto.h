@@ -239,6 +239,8 @@ pb_msg_t *pb_decode(const void *data, size_t size, pb_err_t *err);
 void pb_msg_destroy(pb_msg_t **self_p);
 
 const char *pb_cmd_name(pb_cmd_t cmd);
+/* The req_id an answer (REPLY, SUBMITTED, ERROR) carries; 0 for others. */
+uint64_t pb_req_id(const pb_msg_t *m);
 
 /* ---- encoding ---------------------------------------------------------- */
 

@@ -76,20 +76,6 @@ pb_msg_t *client_recv(client_t *c, int timeout_ms, bool *timed_out, char *why, s
     return m;
 }
 
-uint64_t client_req_id(const pb_msg_t *m)
-{
-    switch (m->cmd) {
-    case PB_REPLY:
-        return m->u.reply.req_id;
-    case PB_SUBMITTED:
-        return m->u.submitted.req_id;
-    case PB_ERROR:
-        return m->u.error.req_id;
-    default:
-        return 0;
-    }
-}
-
 pb_msg_t *client_call(client_t *c, const pb_buf_t *b, uint64_t req_id, int timeout_ms)
 {
     if (client_send(c, b) != 0)
@@ -102,7 +88,7 @@ pb_msg_t *client_call(client_t *c, const pb_buf_t *b, uint64_t req_id, int timeo
         bool timed_out;
         char why[160];
         pb_msg_t *m = client_recv(c, (int) left, &timed_out, why, sizeof why);
-        if (m && (client_req_id(m) == req_id ||
+        if (m && (pb_req_id(m) == req_id ||
                   (m->cmd == PB_ERROR && m->u.error.req_id == 0)))
             return m;
         pb_msg_destroy(&m);

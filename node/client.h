@@ -26,6 +26,5 @@ pb_msg_t *client_recv(client_t *c, int timeout_ms, bool *timed_out, char *why, s
 pb_msg_t *client_call(client_t *c, const pb_buf_t *b, uint64_t req_id, int timeout_ms);
 
 /* The req_id of a reply-type message, or 0. */
-uint64_t client_req_id(const pb_msg_t *m);
 
 #endif

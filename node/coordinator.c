@@ -67,18 +67,27 @@ void coord_send_error(coord_t *c, const rid_t *rid, uint64_t req_id,
 
 /* ---- set-up and tear-down ---------------------------------------------- */
 
-static int s_open_socket(coord_t *c)
+/* A ROUTER with the options both of the loop's sockets share. */
+static void *s_router(coord_t *c)
 {
     int on = 1, hwm = 1000000, linger = 0;
+    void *s = zmq_socket(c->zctx, ZMQ_ROUTER);
+    if (!s)
+        return NULL;
+    zmq_setsockopt(s, ZMQ_ROUTER_MANDATORY, &on, sizeof on);
+    zmq_setsockopt(s, ZMQ_SNDHWM, &hwm, sizeof hwm);
+    zmq_setsockopt(s, ZMQ_RCVHWM, &hwm, sizeof hwm);
+    zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof linger);
+    return s;
+}
+
+static int s_open_socket(coord_t *c)
+{
     int64_t maxsize = c->opts->max_message;
     c->zctx = zmq_ctx_new();
-    c->router = c->zctx ? zmq_socket(c->zctx, ZMQ_ROUTER) : NULL;
+    c->router = c->zctx ? s_router(c) : NULL;
     if (!c->router)
         return -1;
-    zmq_setsockopt(c->router, ZMQ_ROUTER_MANDATORY, &on, sizeof on);
-    zmq_setsockopt(c->router, ZMQ_SNDHWM, &hwm, sizeof hwm);
-    zmq_setsockopt(c->router, ZMQ_RCVHWM, &hwm, sizeof hwm);
-    zmq_setsockopt(c->router, ZMQ_LINGER, &linger, sizeof linger);
     zmq_setsockopt(c->router, ZMQ_MAXMSGSIZE, &maxsize, sizeof maxsize);
     if (zmq_bind(c->router, c->opts->bind) != 0) {
         log_msg(LL_ERROR, "coordinator", "cannot bind %s: %s", c->opts->bind,
@@ -87,14 +96,8 @@ static int s_open_socket(coord_t *c)
     }
     /* the HTTP layer's socket: in-process only, so API messages come from
        this process's authenticated HTTP handlers and nowhere else */
-    c->api = zmq_socket(c->zctx, ZMQ_ROUTER);
-    if (!c->api)
-        return -1;
-    zmq_setsockopt(c->api, ZMQ_ROUTER_MANDATORY, &on, sizeof on);
-    zmq_setsockopt(c->api, ZMQ_SNDHWM, &hwm, sizeof hwm);
-    zmq_setsockopt(c->api, ZMQ_RCVHWM, &hwm, sizeof hwm);
-    zmq_setsockopt(c->api, ZMQ_LINGER, &linger, sizeof linger);
-    return zmq_bind(c->api, COORD_API_ENDPOINT);
+    c->api = s_router(c);
+    return c->api ? zmq_bind(c->api, COORD_API_ENDPOINT) : -1;
 }
 
 static int s_start_web(coord_t *c)

@@ -55,20 +55,6 @@ uint64_t bridge_next_id(bridge_t *b)
     return b->next_id++;
 }
 
-static uint64_t s_req_id(const pb_msg_t *m)
-{
-    switch (m->cmd) {
-    case PB_REPLY:
-        return m->u.reply.req_id;
-    case PB_SUBMITTED:
-        return m->u.submitted.req_id;
-    case PB_ERROR:
-        return m->u.error.req_id;
-    default:
-        return 0;
-    }
-}
-
 pb_msg_t *bridge_call(bridge_t *b, const pb_buf_t *req, uint64_t req_id, uint32_t timeout_ms)
 {
     if (zmq_send(b->sock, pb_buf_data(req), pb_buf_size(req), 0) < 0)
@@ -91,7 +77,7 @@ pb_msg_t *bridge_call(bridge_t *b, const pb_buf_t *req, uint64_t req_id, uint32_
         pb_err_t err;
         pb_msg_t *m = pb_decode(zmq_msg_data(&frame), zmq_msg_size(&frame), &err);
         zmq_msg_close(&frame);
-        if (m && s_req_id(m) == req_id)
+        if (m && pb_req_id(m) == req_id)
             return m;
         pb_msg_destroy(&m);   /* late answer to a call that gave up */
     }
@@ -109,7 +95,8 @@ static void s_loop_error(web_req_t *r, const pb_msg_t *m)
               (int) (e->message.len > 400 ? 400 : e->message.len), e->message.ptr);
 }
 
-json_t *web_api_quiet(web_req_t *r, const char *op, const json_t *body, uint32_t timeout_ms)
+/* Send op with body (JSON) and wait up to timeout_ms: the answer or NULL. */
+static pb_msg_t *s_api_call(web_req_t *r, const char *op, const json_t *body, uint32_t timeout_ms)
 {
     char *text = json_dumps(body, JSON_COMPACT | JSON_ENCODE_ANY);
     pb_buf_t req;
@@ -119,10 +106,22 @@ json_t *web_api_quiet(web_req_t *r, const char *op, const json_t *body, uint32_t
     free(text);
     pb_msg_t *m = bridge_call(r->bridge, &req, id, timeout_ms);
     pb_buf_free(&req);
-    json_t *out = NULL;
-    if (m && m->cmd == PB_REPLY && m->u.reply.body->type == MSGPACK_OBJECT_STR)
-        out = json_loadb(m->u.reply.body->via.str.ptr, m->u.reply.body->via.str.size,
-                         JSON_DECODE_ANY, NULL);
+    return m;
+}
+
+/* The JSON of a REPLY whose body is JSON text; NULL for anything else. */
+static json_t *s_reply_json(const pb_msg_t *m)
+{
+    if (!m || m->cmd != PB_REPLY || m->u.reply.body->type != MSGPACK_OBJECT_STR)
+        return NULL;
+    return json_loadb(m->u.reply.body->via.str.ptr, m->u.reply.body->via.str.size,
+                      JSON_DECODE_ANY, NULL);
+}
+
+json_t *web_api_quiet(web_req_t *r, const char *op, const json_t *body, uint32_t timeout_ms)
+{
+    pb_msg_t *m = s_api_call(r, op, body, timeout_ms);
+    json_t *out = s_reply_json(m);
     pb_msg_destroy(&m);
     return out;
 }
@@ -143,26 +142,13 @@ pb_msg_t *web_call(web_req_t *r, const pb_buf_t *req, uint64_t req_id)
 
 int web_api(web_req_t *r, const char *op, const json_t *body, json_t **out, uint32_t wait_ms)
 {
-    char *text = json_dumps(body, JSON_COMPACT | JSON_ENCODE_ANY);
-    pb_buf_t req;
-    pb_buf_init(&req);
-    uint64_t id = bridge_next_id(r->bridge);
-    pb_enc_api(&req, id, op, text ? text : "{}", text ? strlen(text) : 2);
-    free(text);
-    pb_msg_t *m = bridge_call(r->bridge, &req, id, r->web->opts.timeout_ms + wait_ms);
-    pb_buf_free(&req);
-    *out = NULL;
-    if (!m) {
+    pb_msg_t *m = s_api_call(r, op, body, r->web->opts.timeout_ms + wait_ms);
+    *out = s_reply_json(m);
+    if (!m)
         web_error(r, 503, "unavailable", "the coordinator's loop did not answer in time");
-        return -1;
-    }
-    if (m->cmd == PB_ERROR) {
+    else if (m->cmd == PB_ERROR)
         s_loop_error(r, m);
-    } else if (m->cmd == PB_REPLY && m->u.reply.body->type == MSGPACK_OBJECT_STR) {
-        *out = json_loadb(m->u.reply.body->via.str.ptr, m->u.reply.body->via.str.size,
-                          JSON_DECODE_ANY, NULL);
-    }
-    if (m->cmd != PB_ERROR && !*out)
+    else if (!*out)
         web_error(r, 500, "internal", "the loop's answer to %s could not be read", op);
     pb_msg_destroy(&m);
     return *out ? 0 : -1;
