@@ -49,6 +49,17 @@ void coord_api_error(coord_t *c, const rid_t *rid, uint64_t req_id, const char *
     coord_reply_on(c, c->api, rid->data, rid->size);
 }
 
+peer_t *coord_api_peer(coord_t *c, const rid_t *rid, uint64_t req_id, json_t *body,
+                       const char *key)
+{
+    const char *id = json_string_value(json_object_get(body, key));
+    peer_t *p = id ? zhashx_lookup(c->peers, id) : NULL;
+    if (!p)
+        coord_api_error(c, rid, req_id, "not-found", "no worker registration '%.64s'",
+                        id ? id : "");
+    return p;
+}
+
 /* ---- info ---------------------------------------------------------------- */
 
 static void s_info(coord_t *c, const rid_t *rid, uint64_t req_id, json_t *body)

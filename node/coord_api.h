@@ -35,6 +35,11 @@ coord_api_fn coord_api_cluster_list, coord_api_cluster_get, coord_api_cluster_cr
 /* coord_api_worker.c */
 coord_api_fn coord_api_worker_report, coord_api_worker_next;
 
+/* The registration whose id is the body's string field `key`; NULL after
+   answering not-found. */
+peer_t *coord_api_peer(coord_t *c, const rid_t *rid, uint64_t req_id, json_t *body,
+                       const char *key);
+
 #define COORD_API_OPS \
     { "role.list", coord_role_list }, \
     { "role.get", coord_role_get }, \

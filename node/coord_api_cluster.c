@@ -254,16 +254,6 @@ static void s_adopt(peer_t *p, s_ask_t *a, char *name)
 
 /* ---- operations ---------------------------------------------------------------- */
 
-static peer_t *s_find(coord_t *c, const rid_t *rid, uint64_t req_id, json_t *body)
-{
-    const char *id = json_string_value(json_object_get(body, "id"));
-    peer_t *p = id ? zhashx_lookup(c->peers, id) : NULL;
-    if (!p)
-        coord_api_error(c, rid, req_id, "not-found", "no worker registration '%.64s'",
-                        id ? id : "");
-    return p;
-}
-
 static int s_by_id(const void *a, const void *b)
 {
     return strcmp((*(peer_t *const *) a)->id, (*(peer_t *const *) b)->id);
@@ -291,7 +281,7 @@ void coord_api_cluster_list(coord_t *c, const rid_t *rid, uint64_t req_id, json_
 
 void coord_api_cluster_get(coord_t *c, const rid_t *rid, uint64_t req_id, json_t *body)
 {
-    peer_t *p = s_find(c, rid, req_id, body);
+    peer_t *p = coord_api_peer(c, rid, req_id, body, "id");
     if (p)
         coord_api_reply(c, rid, req_id, s_reg_json(p));
 }
@@ -368,7 +358,7 @@ void coord_api_cluster_patch(coord_t *c, const rid_t *rid, uint64_t req_id, json
 {
     s_ask_t a;
     char why[160];
-    peer_t *p = s_find(c, rid, req_id, body);
+    peer_t *p = coord_api_peer(c, rid, req_id, body, "id");
     if (!p)
         return;
     const char *problem = s_check(json_object_get(body, "set"), false, &a, why, sizeof why);
@@ -397,7 +387,7 @@ void coord_api_cluster_patch(coord_t *c, const rid_t *rid, uint64_t req_id, json
 void coord_api_cluster_delete(coord_t *c, const rid_t *rid, uint64_t req_id, json_t *body)
 {
     char scope[96], err[200];
-    peer_t *p = s_find(c, rid, req_id, body);
+    peer_t *p = coord_api_peer(c, rid, req_id, body, "id");
     if (!p)
         return;
     snprintf(scope, sizeof scope, "worker:%s", p->id);

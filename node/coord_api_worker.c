@@ -54,17 +54,6 @@ static void s_seen(coord_t *c, peer_t *p)
     }
 }
 
-/* The registration the request names; NULL after answering not-found. */
-static peer_t *s_worker(coord_t *c, const rid_t *rid, uint64_t req_id, json_t *body)
-{
-    const char *id = json_string_value(json_object_get(body, "worker"));
-    peer_t *p = id ? zhashx_lookup(c->peers, id) : NULL;
-    if (!p)
-        coord_api_error(c, rid, req_id, "not-found", "no worker registration '%.64s'",
-                        id ? id : "");
-    return p;
-}
-
 /* ---- the report webhook --------------------------------------------------------- */
 
 /* Only these keys in a report of this type. */
@@ -297,7 +286,7 @@ void coord_api_worker_report(coord_t *c, const rid_t *rid, uint64_t req_id, json
                         "log, progress, result or status");
         return;
     }
-    peer_t *p = s_worker(c, rid, req_id, body);
+    peer_t *p = coord_api_peer(c, rid, req_id, body, "worker");
     if (!p)
         return;
     if (strcmp(type, "status") != 0 && strcmp(type, "log") != 0 &&
@@ -337,7 +326,7 @@ void coord_api_worker_next(coord_t *c, const rid_t *rid, uint64_t req_id, json_t
         coord_api_error(c, rid, req_id, "invalid", "wait: 0 to 60 seconds");
         return;
     }
-    peer_t *p = s_worker(c, rid, req_id, body);
+    peer_t *p = coord_api_peer(c, rid, req_id, body, "worker");
     if (!p)
         return;
     if (p->routing_id) {
