@@ -67,6 +67,8 @@ typedef struct job {
     void **waiters;              /* zframe_t* routing ids awaiting RESULT */
     size_t nwaiters;
     bool revoking;               /* a cancel was sent to its worker */
+    int64_t touched_ms;          /* an HTTP worker's lease: monotonic ms of the last
+                                    report or status that named it (or its hand-over) */
     struct {                     /* the last progress report (HTTP webhook); in
                                     memory only, not stored */
         bool has;

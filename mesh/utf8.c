@@ -40,6 +40,15 @@ static size_t s_seq(const unsigned char *s, size_t n)
     return need;
 }
 
+bool utf8_valid(const char *s, size_t n)
+{
+    const unsigned char *p = (const unsigned char *) s;
+    for (size_t i = 0, k; i < n; i += k)
+        if (!(k = s_seq(p + i, n - i)))
+            return false;
+    return true;
+}
+
 char *utf8_repair(const char *s, size_t n, size_t *out_len)
 {
     char *out = malloc(3 * n + 1);

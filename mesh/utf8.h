@@ -6,7 +6,11 @@
 #ifndef POPEBOT_MESH_UTF8_H
 #define POPEBOT_MESH_UTF8_H
 
+#include <stdbool.h>
 #include <stddef.h>
+
+/* Whether s[0..n) is valid UTF-8 (no overlong forms, no surrogates). */
+bool utf8_valid(const char *s, size_t n);
 
 /* A malloc'd, NUL-terminated copy of s[0..n) in which every byte that is
    not part of a valid UTF-8 sequence became U+FFFD; *out_len gets its

@@ -108,6 +108,6 @@ void coord_api_msg(coord_t *c, const rid_t *rid, const pb_api_t *m)
             return;
         }
     json_decref(body);
-    coord_api_error(c, rid, m->req_id, "bad-request", "unknown API operation '%.40s'",
-                    m->op.len <= 40 ? m->op.ptr : "(too long)");
+    coord_api_error(c, rid, m->req_id, "bad-request", "unknown API operation '%.*s'",
+                    (int) (m->op.len <= 40 ? m->op.len : 40), m->op.ptr);
 }

@@ -101,6 +101,7 @@ static job_t *s_lease(coord_t *c, const rid_t *rid, uint64_t req_id, peer_t *p, 
                         p->id, att ? " as that attempt" : "");
         return NULL;
     }
+    job->touched_ms = clock_mono_ms();
     return job;
 }
 
@@ -250,18 +251,49 @@ static void s_report_result(coord_t *c, const rid_t *rid, uint64_t req_id, peer_
     coord_api_reply(c, rid, req_id, json_pack("{s:b,s:s}", "ok", 1, "job_id", idstr));
 }
 
+/* Whether v is absent or an array of at most 100,000 strings. */
+static bool s_id_list(json_t *v)
+{
+    size_t i;
+    json_t *e;
+    if (!v)
+        return true;
+    if (!json_is_array(v) || json_array_size(v) > 100000)
+        return false;
+    json_array_foreach(v, i, e)
+        if (!json_is_string(e))
+            return false;
+    return true;
+}
+
+/* The jobs a status report lists as running keep their leases alive. */
+static void s_touch_running(coord_t *c, peer_t *p, json_t *running)
+{
+    size_t i;
+    json_t *e;
+    int64_t now = clock_mono_ms();
+    json_array_foreach(running, i, e) {
+        job_t *job = jobtab_find(c->jobs, json_string_value(e), json_string_length(e));
+        if (job && job->worker == p && job->state == JOB_RUNNING)
+            job->touched_ms = now;
+    }
+}
+
 static void s_report_status(coord_t *c, const rid_t *rid, uint64_t req_id, peer_t *p,
                             json_t *rep)
 {
-    static const char *const keys[] = { "type", "state", NULL };
+    static const char *const keys[] = { "type", "state", "running", NULL };
     const char *state = json_string_value(json_object_get(rep, "state"));
-    if (s_unknown_key(rep, keys) || !state ||
+    json_t *running = json_object_get(rep, "running");
+    if (s_unknown_key(rep, keys) || !state || !s_id_list(running) ||
         (strcmp(state, "online") != 0 && strcmp(state, "draining") != 0)) {
         coord_api_error(c, rid, req_id, "invalid",
-                        "a status report is {\"type\":\"status\",\"state\":\"online\"|\"draining\"}");
+                        "a status report is {\"type\":\"status\",\"state\":\"online\"|\"draining\""
+                        "[,\"running\":[job ids]]}");
         return;
     }
     s_seen(c, p);
+    s_touch_running(c, p, running);
     p->self_drain = strcmp(state, "draining") == 0;
     peer_state_t was = p->state;
     if (p->state != PEER_OFFLINE)
@@ -400,6 +432,7 @@ void coord_polls_hand(coord_t *c, peer_t *p, job_t **jobs, size_t n)
         } else {
             log_msg(LL_DEBUG, "coordinator", "job %s attempt %u to HTTP worker %s",
                     jobs[i]->idstr, jobs[i]->attempts, p->id);
+            jobs[i]->touched_ms = clock_mono_ms();
             coord_api_reply(c, &(rid_t) { zframe_data(q->rid), zframe_size(q->rid), NULL, c->api },
                             q->req_id, j);
         }
@@ -417,8 +450,34 @@ void coord_polls_drop(coord_t *c, const peer_t *p, const char *code, const char 
     }
 }
 
+/* An HTTP worker's lease that nothing has named for --http-worker-timeout
+   is lost: the job may have gone to a poll whose client had left (HTTP
+   cannot tell), or the worker dropped it. Reports on the job, and status
+   reports listing it in "running", keep it. */
+static void s_expire_leases(coord_t *c, int64_t now_mono)
+{
+    if (now_mono - c->last_lease_sweep < 1000)
+        return;
+    c->last_lease_sweep = now_mono;
+    for (peer_t *p = zhashx_first(c->peers); p; p = zhashx_next(c->peers)) {
+        if (p->routing_id)    /* ZeroMQ workers: their heartbeats cover their leases */
+            continue;
+        for (size_t i = 0; i < p->nleases;) {
+            job_t *job = p->leases[i];
+            if (now_mono - job->touched_ms < (int64_t) c->opts->http_worker_timeout_ms) {
+                i++;
+                continue;
+            }
+            log_msg(LL_WARN, "coordinator", "job %s: HTTP worker %s has not reported on it for "
+                    "%u ms; requeued", job->idstr, p->id, c->opts->http_worker_timeout_ms);
+            coord_lease_lost(c, job, "its HTTP worker stopped reporting on it");
+        }
+    }
+}
+
 void coord_api_tick(coord_t *c, int64_t now_mono)
 {
+    s_expire_leases(c, now_mono);
     coord_poll_t *q = zlistx_first(c->polls);
     while (q) {
         if (q->deadline > now_mono) {

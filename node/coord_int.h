@@ -81,6 +81,7 @@ typedef struct {
     size_t rotate;            /* where the next dispatch round starts */
     int64_t last_expire_check; /* monotonic ms of the last liveness sweep */
     int64_t last_prune;       /* monotonic ms of the last retention pass */
+    int64_t last_lease_sweep; /* monotonic ms of the last HTTP lease check */
     char store_full[200];     /* why new jobs are refused; "" while there is room */
     int64_t store_budget;     /* bytes new jobs may still take before the next check */
     bool store_recheck;       /* check the store's room next turn, not in a second */
@@ -185,6 +186,9 @@ void coord_peer_down(coord_t *c, peer_t *p, const char *why);
 void coord_peer_remove(coord_t *c, peer_t *p);
 /* Detach a running job from its worker (the caller decides what next). */
 void coord_unlease(coord_t *c, job_t *job);
+/* The lease ended without a result: the attempt counts, the job is retried
+   or dead as its role allows (as when its worker is lost). */
+void coord_lease_lost(coord_t *c, job_t *job, const char *why);
 /* A lease made this turn could not be handed over: it never started. */
 void coord_lease_undo(coord_t *c, job_t *job);
 void coord_expire_peers(coord_t *c, int64_t now);

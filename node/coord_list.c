@@ -33,54 +33,44 @@ bool coord_job_matches(const coord_filter_t *f, const job_t *job)
     return true;
 }
 
-static int s_newer_first(const void *a, const void *b)
-{
-    uint64_t x = (*(job_t *const *) a)->id, y = (*(job_t *const *) b)->id;
-    return x < y ? 1 : x > y ? -1 : 0;
-}
-
 static bool s_in_range(const coord_filter_t *f, const job_t *job)
 {
     return job->id >= f->from && (!f->before || job->id < f->before);
 }
 
-/* Matches from the job table, sorted newest first (the table's order is
-   creation order except for finished jobs brought back from the store). */
-static size_t s_memory_matches(coord_t *c, const coord_filter_t *f, job_t ***out)
+/* Put job into sel (newest first, at most cap entries; *n of them now). */
+static void s_select(job_t **sel, size_t *n, size_t cap, job_t *job)
 {
-    size_t n = 0, cap = 0;
-    job_t **all = NULL;
-    for (job_t *j = jobtab_newest(c->jobs); j; j = jobtab_older(c->jobs)) {
-        if (!s_in_range(f, j) || !coord_job_matches(f, j))
-            continue;
-        if (n == cap) {
-            size_t nc = cap ? cap * 2 : 256;
-            job_t **grown = realloc(all, nc * sizeof *grown);
-            if (!grown)
-                break;              /* out of memory: a short page, never a crash */
-            all = grown;
-            cap = nc;
-        }
-        all[n++] = j;
-    }
-    if (n > 1)
-        qsort(all, n, sizeof *all, s_newer_first);
-    *out = all;
-    return n;
+    size_t at = *n;
+    while (at > 0 && sel[at - 1]->id < job->id)
+        at--;
+    if (at == cap)
+        return;               /* older than every one kept, and no room */
+    size_t keep = *n < cap ? *n : cap - 1;
+    memmove(sel + at + 1, sel + at, (keep - at) * sizeof *sel);
+    sel[at] = job;
+    *n = keep + 1;
 }
 
+/* The newest `limit` matches from the job table, plus one to tell whether
+   more follow. The table is in creation order except for finished jobs
+   brought back from the store, so the walk keeps a bounded selection
+   instead of sorting every match: no allocation beyond limit + 1 pointers. */
 static size_t s_memory_jobs(coord_t *c, const coord_filter_t *f, pb_buf_t *out,
                             coord_page_t *page)
 {
-    job_t **all = NULL;
-    size_t found = s_memory_matches(c, f, &all);
+    size_t cap = f->limit + 1, found = 0;
+    job_t **sel = calloc(cap, sizeof *sel);
+    for (job_t *j = jobtab_newest(c->jobs); sel && j; j = jobtab_older(c->jobs))
+        if (s_in_range(f, j) && coord_job_matches(f, j))
+            s_select(sel, &found, cap, j);
     coord_page_t pg = { 0 };
     for (; pg.n < found && pg.n < f->limit; pg.n++) {
-        objenc_job(out, all[pg.n], NULL, 0);
-        pg.last_id = pg.scanned_id = all[pg.n]->id;
+        objenc_job(out, sel[pg.n], NULL, 0);
+        pg.last_id = pg.scanned_id = sel[pg.n]->id;
     }
     pg.more = found > pg.n;
-    free(all);
+    free(sel);
     if (page)
         *page = pg;
     return pg.n;

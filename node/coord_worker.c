@@ -178,6 +178,11 @@ void coord_peer_remove(coord_t *c, peer_t *p)
     p->state = PEER_OFFLINE;
 }
 
+void coord_lease_lost(coord_t *c, job_t *job, const char *why)
+{
+    s_lease_lost(c, job, why);
+}
+
 void coord_lease_undo(coord_t *c, job_t *job)
 {
     coord_unlease(c, job);

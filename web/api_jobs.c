@@ -87,10 +87,12 @@ static void s_act(web_req_t *r, pb_cmd_t cmd)
     pb_enc_query(&req, cmd, &q);
     pb_msg_t *m = web_call(r, &req, q.req_id);
     pb_buf_free(&req);
-    json_t *out = m ? mpjson_from(m->u.reply.body) : NULL;
+    json_t *out = m && m->cmd == PB_REPLY ? mpjson_from(m->u.reply.body) : NULL;
     web_job_expand(out);
     if (out)
         web_json(r, 200, out);
+    else if (m)
+        web_error(r, 500, "internal", "the loop's answer could not be read");
     pb_msg_destroy(&m);
 }
 

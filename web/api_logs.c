@@ -198,14 +198,19 @@ void web_job_logs(web_req_t *r)
     bool follow;
     if (!s_args(r, &offset, &limit, &follow))
         return;
+    /* each follow holds a thread: a quarter of them at most, so follows
+       cannot shut out submits, health checks and workers */
+    atomic_int *held = follow ? &r->web->follows : NULL;
+    if (held && !web_hold(r, held, (int) r->web->opts.threads / 4, "live log follows"))
+        return;
     const char *id = r->param[0];
     json_t *q = s_query(id, offset, follow ? LOG_LIMIT_DEFAULT : limit), *got = NULL;
     int rc = web_api(r, "job.logs", q, &got, 0);
     json_decref(q);
-    if (rc != 0)
-        return;
-    if (follow)
+    if (rc == 0 && follow)
         s_follow(r, id, offset, got);
-    else
+    else if (rc == 0)
         web_json(r, 200, got);
+    if (held)
+        web_let_go(held);
 }

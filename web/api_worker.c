@@ -54,15 +54,13 @@ static int s_wait(web_req_t *r)
 void web_worker_next(web_req_t *r)
 {
     int wait = s_wait(r);
-    if (wait < 0)
+    if (wait < 0 || !web_hold(r, &r->web->polls, (int) r->web->opts.threads / 2, "job polls"))
         return;
     json_t *req = json_pack("{s:s,s:i}", "worker", r->param[0], "wait_ms", wait * 1000);
     json_t *out = NULL;
-    if (!req) {
+    if (!req)
         web_error(r, 503, "unavailable", "out of memory");
-        return;
-    }
-    if (web_api(r, "worker.next", req, &out, (uint32_t) wait * 1000) == 0) {
+    else if (web_api(r, "worker.next", req, &out, (uint32_t) wait * 1000) == 0) {
         if (json_is_null(json_object_get(out, "job")))
             web_send(r, 204, "application/json", "", 0);
         else
@@ -70,4 +68,5 @@ void web_worker_next(web_req_t *r)
     }
     json_decref(out);
     json_decref(req);
+    web_let_go(&r->web->polls);
 }

@@ -194,11 +194,12 @@ int web_param(web_req_t *r, const char *name, char *buf, size_t len)
 {
     const char *qs = r->ri->query_string;
     int n = qs ? mg_get_var(qs, strlen(qs), name, buf, len) : -1;
-    if (n >= 0)
+    if (n >= 0 && utf8_valid(buf, (size_t) n))
         return 1;
     if (n == -1)
         return 0;
-    web_error(r, 422, "invalid", "%s: the value is too long", name);
+    web_error(r, 422, "invalid", "%s: the value is %s", name,
+              n >= 0 ? "not valid UTF-8" : "too long");
     return -1;
 }
 
@@ -231,6 +232,21 @@ int web_status_for(const char *code, size_t len)
         if (strlen(map[i].code) == len && memcmp(map[i].code, code, len) == 0)
             return map[i].status;
     return 500;
+}
+
+bool web_hold(web_req_t *r, atomic_int *held, int max, const char *what)
+{
+    if (atomic_fetch_add(held, 1) < max)
+        return true;
+    atomic_fetch_sub(held, 1);
+    web_error(r, 503, "busy", "%d %s are open already, the most this server holds at once "
+              "(a quarter of --http-threads for log follows, half for job polls)", max, what);
+    return false;
+}
+
+void web_let_go(atomic_int *held)
+{
+    atomic_fetch_sub(held, 1);
 }
 
 bool web_require(web_req_t *r, const char *need)

@@ -11,6 +11,7 @@
 */
 #include "web/web_int.h"
 #include "node/log.h"
+#include "mesh/utf8.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -128,6 +129,14 @@ static bool s_allowed(web_req_t *r, web_need_t need)
     }
 }
 
+static bool s_params_valid(const web_req_t *r)
+{
+    for (size_t i = 0; i < WEB_PARAMS; i++)
+        if (r->param[i] && !utf8_valid(r->param[i], strlen(r->param[i])))
+            return false;
+    return true;
+}
+
 /* HEAD is GET without the body, for the GET routes that change nothing
    (a job poll leases a job, so it has no HEAD). */
 static bool s_head_of(const char *method, const web_route_t *route)
@@ -158,7 +167,9 @@ void web_route(web_req_t *r)
         if (strcmp(method, s_routes[i].method) != 0 && !s_head_of(method, &s_routes[i]))
             continue;
         s_match(s_routes[i].pattern, path, r);
-        if (s_allowed(r, s_routes[i].need))
+        if (!s_params_valid(r))   /* no id or name is anything but UTF-8 */
+            web_error(r, 404, "not-found", "no such resource (the path is not valid UTF-8)");
+        else if (s_allowed(r, s_routes[i].need))
             s_routes[i].handler(r);
         return;
     }

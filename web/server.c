@@ -59,6 +59,8 @@ static int s_handle(struct mg_connection *conn, void *cbdata)
         web_error(&r, 503, "unavailable", "this server thread cannot reach the loop");
     else
         web_route(&r);
+    if (!r.status)            /* a handler that could not answer (out of memory) */
+        web_error(&r, 500, "internal", "the request could not be answered");
     for (size_t i = 0; i < WEB_PARAMS; i++)
         free(r.param[i]);
     free(r.body);

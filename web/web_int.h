@@ -26,6 +26,8 @@ struct web {
     char version[32];
     struct mg_context *ctx;
     atomic_ullong by_status[WEB_STATUS_SLOTS]; /* responses sent, by status */
+    atomic_int follows;                /* live log follows holding a thread now */
+    atomic_int polls;                  /* worker long polls holding a thread now */
     atomic_int stopping;               /* web_stop began: loop calls and long responses end */
 };
 
@@ -72,6 +74,11 @@ int web_param(web_req_t *r, const char *name, char *buf, size_t len);
 /* 0 when every query parameter's name is in `known` (NULL-terminated);
    else -1 after answering 422 naming the first unknown one. */
 int web_params_known(web_req_t *r, const char *const *known);
+/* Take one of at most `max` places counted by *held (long responses that
+   hold a thread); false after answering 503 when none is free. Give it
+   back with web_let_go. */
+bool web_hold(web_req_t *r, atomic_int *held, int max, const char *what);
+void web_let_go(atomic_int *held);
 /* Whether the caller's key allows `need` (auth_allows); answers 403 if not. */
 bool web_require(web_req_t *r, const char *need);
 

@@ -151,3 +151,49 @@ def test_method_details(mesh):
     assert "Unprocessable Content" in r.reason
     job = mesh.http("GET", nxt + "?wait=5", key=reg["token"])   # the job is still there
     assert job.status_code == 200 and job.json()["role"] == "echo"
+
+
+def test_long_responses_are_capped_and_bytes_checked(mesh):
+    """Log follows may hold at most a quarter of the HTTP threads and job
+    polls half, so they cannot shut out everything else; query values and
+    path ids that are not UTF-8 are refused, never silently dropped."""
+    import threading
+    import requests
+    roles = [{"name": "slow", "command": ["/bin/sh", "-c", "echo start; sleep 30"]}]
+    mesh.start_coordinator(roles=roles, extra=["--http-threads=8"])
+    mesh.start_worker("w1", roles="slow")
+    jid = mesh.http("POST", "/api/jobs", json_body={"role": "slow"}).json()["id"]
+    mesh.wait_job(jid, "running")
+    streams = []
+    for _ in range(2):                      # 8 / 4 = 2 follows
+        s = requests.get(f"{mesh.url}/api/jobs/{jid}/logs?follow=true", stream=True,
+                         headers={"x-api-key": mesh.key("read")}, timeout=30)
+        assert s.status_code == 200
+        streams.append(s)
+    r = mesh.http("GET", f"/api/jobs/{jid}/logs?follow=true", key="read")
+    assert r.status_code == 503 and r.json()["error"]["code"] == "busy"
+    assert mesh.http("GET", "/healthz", key=None, timeout=5).status_code == 200
+    for s in streams:
+        s.close()
+
+    reg = mesh.http("POST", "/api/clusters", json_body={"name": "p", "roles": ["slow"],
+                                                        "slots": 1}).json()
+    polls, threads = [], []
+    for _ in range(4):                      # 8 / 2 = 4 polls
+        t = threading.Thread(target=lambda: polls.append(mesh.http(
+            "GET", f"/api/cluster/{reg['id']}/jobs/next?wait=3", key=reg["token"])))
+        t.start()
+        threads.append(t)
+    import time
+    time.sleep(1)
+    r = mesh.http("GET", f"/api/cluster/{reg['id']}/jobs/next?wait=0", key=reg["token"])
+    assert r.status_code == 503 and r.json()["error"]["code"] == "busy"
+
+    for q in ("role=%FF%FE", "worker=%C3%28", "cursor=%FF"):
+        r = mesh.http("GET", "/api/jobs?" + q, key="read")
+        assert r.status_code == 422 and "UTF-8" in r.json()["error"]["message"], q
+    for path in ("/api/jobs/%FF", "/api/clusters/%C3%28", "/api/roles/%FF"):
+        assert mesh.http("GET", path).status_code == 404, path
+    for t in threads:
+        t.join(30)
+    assert sorted(p.status_code for p in polls) == [204] * 4

@@ -190,3 +190,47 @@ def test_cancel_of_a_job_on_an_http_worker(mesh):
     assert r.status_code == 409
     got = mesh.http("GET", f"/api/clusters/{w.id}").json()
     assert got["running"] == [] and got["slots_used"] == 0
+
+
+def test_a_job_handed_to_an_abandoned_poll_runs_again(mesh):
+    """The client of a poll gives up, then a job arrives and is handed to that
+    poll: nobody reads it. The worker keeps polling (so it is not silent), but
+    nothing names the job for --http-worker-timeout: the lease is lost and the
+    job comes back, to this worker's next poll."""
+    mesh.start_coordinator(roles=[EXT], extra=["--http-worker-timeout=2s"])
+    w = HttpWorker(mesh, "py")
+    try:
+        requests.get(w.base + "/jobs/next?wait=30", timeout=1,
+                     headers={"x-api-key": w.token})
+        raise AssertionError("the poll should have been abandoned")
+    except requests.exceptions.ReadTimeout:
+        pass
+    jid = mesh.submit("ext", {"lost": 1})
+    wait_for(lambda: mesh.http("GET", f"/api/jobs/{jid}").json()["state"] == "running",
+             desc="the job to go to the abandoned poll")
+
+    def again():
+        r = w.next(wait=1)
+        return r.json() if r.status_code == 200 else None
+    lease = wait_for(again, timeout=30, desc="the job to be handed out again")
+    assert (lease["job_id"], lease["attempt"]) == (jid, 2)
+    assert "stopped reporting" in mesh.coord.log_text()
+
+
+def test_status_reports_keep_a_silent_job_leased(mesh):
+    """A job that runs longer than --http-worker-timeout without output keeps
+    its lease while the worker lists it in status reports."""
+    mesh.start_coordinator(roles=[EXT], extra=["--http-worker-timeout=1s"])
+    w = HttpWorker(mesh, "py")
+    jid = mesh.submit("ext", {})
+    assert w.take()["job_id"] == jid
+    import time
+    for _ in range(12):               # 3 s, three timeouts' worth
+        r = w.report({"type": "status", "state": "online", "running": [jid]})
+        assert r.status_code == 200, r.text
+        time.sleep(0.25)
+    assert mesh.http("GET", f"/api/jobs/{jid}").json()["attempts"] == 1
+    assert w.report({"type": "result", "job_id": jid, "status": "succeeded"}).status_code == 200
+    assert mesh.wait_job(jid)["state"] == "succeeded"
+    r = w.report({"type": "status", "state": "online", "running": "nope"})
+    assert r.status_code == 422
