@@ -460,10 +460,14 @@ static void s_expire_leases(coord_t *c, int64_t now_mono)
         return;
     c->last_lease_sweep = now_mono;
     for (peer_t *p = zhashx_first(c->peers); p; p = zhashx_next(c->peers)) {
-        if (p->routing_id)    /* ZeroMQ workers: their heartbeats cover their leases */
+        /* ZeroMQ workers' leases are covered by their heartbeats (or, after
+           a restart, by the recovery wait); only HTTP workers' by reports */
+        if (!p->http_live || p->routing_id)
             continue;
         for (size_t i = 0; i < p->nleases;) {
             job_t *job = p->leases[i];
+            if (job->touched_ms == 0) /* recovered from the store: its clock starts now */
+                job->touched_ms = now_mono;
             if (now_mono - job->touched_ms < (int64_t) c->opts->http_worker_timeout_ms) {
                 i++;
                 continue;
