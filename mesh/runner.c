@@ -23,6 +23,9 @@
     Relative PATH entries (and the empty entry, meaning ".") are resolved
     against work_dir, and a relative argv[0] with a '/' is taken relative to
     work_dir, because that is the child's cwd when it calls execve.
+    runner_resolve runs that same lookup without spawning and canonicalises
+    the result; a caller that checks it (the worker's --allow-command) passes
+    it back as spec->path, and then no lookup happens at spawn time.
 */
 #include "mesh/runner.h"
 
@@ -160,6 +163,47 @@ s_env_path(char *const *envp)
     return S_DEFAULT_PATH;
 }
 
+/* found (from s_which_at) made absolute against work_dir, then canonical. */
+static char *
+s_canonical(const char *work_dir, const char *found, char *err, size_t errlen)
+{
+    char *abs = NULL;
+    if (found[0] == '/')
+        abs = strdup(found);
+    else if (asprintf(&abs, "%s/%s", work_dir, found) < 0)
+        abs = NULL;
+    char *real = abs ? realpath(abs, NULL) : NULL;
+    if (!abs)
+        s_seterr(err, errlen, "out of memory");
+    else if (!real)
+        s_seterr(err, errlen, "%.200s: %s", abs, strerror(errno));
+    free(abs);
+    return real;
+}
+
+char *
+runner_resolve(const runner_spec_t *spec, char *err, size_t errlen)
+{
+    if (!spec || !spec->argv || !spec->argv[0] || !spec->work_dir) {
+        s_seterr(err, errlen, "resolve: argv[0] and work_dir are required");
+        return NULL;
+    }
+    int wd = open(spec->work_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (wd < 0) {
+        s_seterr(err, errlen, "work dir %s: %s", spec->work_dir, strerror(errno));
+        return NULL;
+    }
+    char *found = s_which_at(wd, spec->argv[0], s_env_path(spec->envp));
+    close(wd);
+    if (!found) {
+        s_seterr(err, errlen, "command not found: %s", spec->argv[0]);
+        return NULL;
+    }
+    char *real = s_canonical(spec->work_dir, found, err, errlen);
+    free(found);
+    return real;
+}
+
 /* ---- the child --------------------------------------------------------- */
 
 /* A few errno texts as constants: strerror() is not async-signal-safe. */
@@ -255,9 +299,13 @@ s_prepare(const runner_spec_t *spec, s_prep_t *p, char *err, size_t errlen)
         s_seterr(err, errlen, "work dir %s: %s", spec->work_dir, strerror(errno));
         return -1;
     }
-    p->path = s_which_at(p->wd_fd, name, s_env_path(spec->envp));
+    p->path = spec->path ? strdup(spec->path)
+                         : s_which_at(p->wd_fd, name, s_env_path(spec->envp));
     if (!p->path) {
-        s_seterr(err, errlen, "command not found: %s", name);
+        if (spec->path)
+            s_seterr(err, errlen, "out of memory");
+        else
+            s_seterr(err, errlen, "command not found: %s", name);
         return -1;
     }
     const char *in = spec->stdin_path ? spec->stdin_path : "/dev/null";

@@ -28,6 +28,9 @@ typedef struct {
     char *const *envp;        /* NULL-terminated, the job's whole environment */
     const char *work_dir;     /* existing directory: the child's cwd */
     const char *stdin_path;   /* opened read-only as stdin; NULL = /dev/null */
+    const char *path;         /* executable to run as is (e.g. what
+                                 runner_resolve returned); NULL = resolve
+                                 argv[0] as described above */
 } runner_spec_t;
 
 typedef struct {
@@ -53,5 +56,12 @@ void runner_close(runner_proc_t *proc);
 /* Resolve NAME against the PATH value given (as execvp would).
    Returns a malloc'd path, or NULL when no executable is found. */
 char *runner_which(const char *name, const char *path_env);
+
+/* The executable runner_spawn would run for spec (argv[0] looked up exactly
+   as it does: PATH from envp, relative entries against work_dir), as a
+   canonical absolute path (realpath: no symlinks, no "." or ".."). Returns
+   a malloc'd path, or NULL with a one-line reason in err. Passing the result
+   as spec->path makes runner_spawn execute the very file that was checked. */
+char *runner_resolve(const runner_spec_t *spec, char *err, size_t errlen);
 
 #endif
