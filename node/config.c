@@ -57,6 +57,7 @@ static const flag_t s_flags[] = {
     { "scope", M_KEYS, T_STR, O(scope), "read", "keys create: admin, read, submit:ROLE, submit:*, comma-separated" },
     { "id", M_WO, T_STR, O(id), NULL, "worker id, the registration key (default: the name)" },
     { "labels", M_WO, T_STR, O(labels), "", "labels k=v,k2=v2 that jobs can require with --where" },
+    { "allow-command", M_WO, T_STR, O(allow_command), "", "only these executables may run, absolute paths PATH,... (a shell role needs /bin/sh; echo and sleep always run; empty: any)" },
     { "work-dir", M_WO, T_STR, O(work_dir), NULL, "parent of per-job work dirs (default: $TMPDIR/popebot-ID)" },
     { "reconnect-min", M_WO, T_DUR, O(reconnect_min_ms), "1s", "first reconnect delay (doubles, with jitter)" },
     { "reconnect-max", M_WO, T_DUR, O(reconnect_max_ms), "30s", "largest reconnect delay" },

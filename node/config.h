@@ -38,6 +38,7 @@ typedef struct {
     const char *scope;
     /* worker */
     const char *coordinator, *id, *name, *roles, *labels, *work_dir;
+    const char *allow_command;  /* PATH,... or "" (any) */
     uint32_t slots, reconnect_min_ms, reconnect_max_ms, drain_timeout_ms, kill_grace_ms;
     /* both nodes */
     uint32_t heartbeat_ms, liveness, max_message;

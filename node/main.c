@@ -8,6 +8,7 @@
     client commands).
 */
 #include "mesh/kv.h"
+#include "node/allowcmd.h"
 #include "node/cli.h"
 #include "node/config.h"
 #include "node/coordinator.h"
@@ -81,14 +82,20 @@ static int s_worker(const config_t *cfg, int sigfd)
     char host[256] = "worker", err[200], dir[512];
     gethostname(host, sizeof host - 1);
     kvlist_t labels = { 0 };
+    allowcmd_t allow = { 0 };
     if (kv_parse(&labels, cfg->labels, err, sizeof err) != 0)
         return fprintf(stderr, "popebot-node: --labels: %s\n", err), 2;
+    if (allowcmd_parse(&allow, cfg->allow_command, err, sizeof err) != 0) {
+        kv_free(&labels);
+        return fprintf(stderr, "popebot-node: %s\n", err), 2;
+    }
     worker_opts_t o = {
         .coordinator = cfg->coordinator, .name = cfg->name ? cfg->name : host,
         .slots = cfg->slots, .labels = &labels, .heartbeat_ms = cfg->heartbeat_ms,
         .liveness = cfg->liveness, .reconnect_min_ms = cfg->reconnect_min_ms,
         .reconnect_max_ms = cfg->reconnect_max_ms, .drain_timeout_ms = cfg->drain_timeout_ms,
         .kill_grace_ms = cfg->kill_grace_ms, .max_message = cfg->max_message,
+        .allow = &allow,
     };
     o.id = cfg->id ? cfg->id : o.name;
     o.roles = s_split(cfg->roles, &o.nroles);
@@ -104,6 +111,7 @@ static int s_worker(const config_t *cfg, int sigfd)
         free(o.roles[i]);
     free(o.roles);
     kv_free(&labels);
+    allowcmd_free(&allow);
     return rc;
 }
 

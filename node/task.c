@@ -7,7 +7,10 @@
       command  work dir <work_root>/<job_id>.<attempt> (0700) holding
                payload.json (the child's stdin) and maybe result.json;
                argv from the role's template; a clean environment; the
-               process runs in its own group via mesh/runner.
+               process runs in its own group via mesh/runner. With an
+               allow-list (--allow-command) the executable is resolved
+               first (runner_resolve) and run only if listed, by the very
+               canonical path that was checked.
 
     The life of a command, as timers and descriptors move it on:
       spawned --timeout--> SIGTERM --kill_grace--> SIGKILL
@@ -562,17 +565,52 @@ s_alloc_buffers(task_t *t)
     return t->logs[0].data && t->logs[1].data && t->tail ? 0 : -1;
 }
 
-/* argv and envp are ready: fork and exec. */
+/* Replace control characters: err becomes one printable line. */
+static void
+s_one_line(char *s)
+{
+    for (; *s; s++)
+        if ((unsigned char) *s < 0x20 || *s == 0x7f)
+            *s = '?';
+}
+
+/* The canonical executable spec would run, when the allow-list names it;
+   else NULL with the refusal (or the lookup error) in err. */
+static char *
+s_allowed_path(const task_t *t, const runner_spec_t *spec, char *err, size_t errlen)
+{
+    char *real = runner_resolve(spec, err, errlen);
+    if (!real || allowcmd_match(t->ctx.allow, real))
+        return real;
+    if (t->shell)
+        snprintf(err, errlen, "not allowed on this worker: a shell role runs "
+                 "/bin/sh (%.200s), which is not in --allow-command", real);
+    else
+        snprintf(err, errlen, "not allowed on this worker: '%.100s' runs %.200s, "
+                 "which is not in --allow-command", spec->argv[0], real);
+    s_one_line(err);
+    free(real);
+    return NULL;
+}
+
+/* argv and envp are ready: check the executable, fork and exec. */
 static int
 s_spawn(task_t *t, char **argv, char **envp, const char *stdin_path,
         char *err, size_t errlen)
 {
-    if (s_alloc_buffers(t) < 0) {
-        snprintf(err, errlen, "out of memory");
+    runner_spec_t spec = { argv, envp, t->work_dir, stdin_path, NULL };
+    char *path = NULL;
+    if (allowcmd_active(t->ctx.allow)
+        && !(path = s_allowed_path(t, &spec, err, errlen)))
         return -1;
-    }
-    runner_spec_t spec = { argv, envp, t->work_dir, stdin_path };
-    if (runner_spawn(&spec, &t->proc, err, errlen) < 0)
+    spec.path = path;
+    int rc = -1;
+    if (s_alloc_buffers(t) < 0)
+        snprintf(err, errlen, "out of memory");
+    else
+        rc = runner_spawn(&spec, &t->proc, err, errlen);
+    free(path);
+    if (rc < 0)
         return -1;
     t->spawned = true;
     return 0;
@@ -581,7 +619,7 @@ s_spawn(task_t *t, char **argv, char **envp, const char *stdin_path,
 static void
 s_start_command(task_t *t)
 {
-    char err[256] = "";
+    char err[512] = "";
     if (t->ncommand == 0) {
         s_fail(t, "role has no command");
         return;

@@ -31,6 +31,7 @@
 #include <stdint.h>
 #include <zmq.h>
 #include "mesh/proto.h"
+#include "node/allowcmd.h"
 
 #define TASK_MAX_FDS      3             /* pidfd, stdout, stderr */
 #define TASK_LOG_SEND     (16 * 1024)   /* a buffer this full is sent at once */
@@ -46,6 +47,8 @@ typedef struct {
     const char *worker_name;    /* {{WORKER_NAME}} */
     const char *work_root;      /* existing parent of per-job work dirs */
     uint32_t kill_grace_ms;     /* SIGTERM -> SIGKILL delay */
+    const allowcmd_t *allow;    /* executables a command may run; NULL or
+                                   empty = any (built-ins are never checked) */
 } task_ctx_t;
 
 /* How one attempt ended: one item of a DONE message. Owns its strings. */
@@ -70,7 +73,8 @@ task_t *task_new(const pb_lease_t *lease, const task_ctx_t *ctx);
 void task_destroy(task_t **self_p);
 
 /* Start it. Never fails: a start that goes wrong (bad payload, template
-   error, spawn error) finishes the task at once as "failed". */
+   error, an executable ctx->allow does not list, spawn error) finishes the
+   task at once as "failed", and nothing is run. */
 void task_start(task_t *t, int64_t now_ms);
 
 const char *task_job_id(const task_t *t);

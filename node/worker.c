@@ -1009,7 +1009,8 @@ s_init(s_worker_t *w, const worker_opts_t *opts, int sigfd)
     w->opts = opts;
     w->sigfd = sigfd;
     w->sock_item = w->sig_item = -1;
-    w->tctx = (task_ctx_t) { opts->id, opts->name, opts->work_dir, opts->kill_grace_ms };
+    w->tctx = (task_ctx_t) { opts->id, opts->name, opts->work_dir, opts->kill_grace_ms,
+                             opts->allow };
     backoff_init(&w->backoff, opts->reconnect_min_ms, opts->reconnect_max_ms);
     pb_buf_init(&w->out);
     if (s_make_work_root(opts->work_dir, err, sizeof err) < 0) {
@@ -1041,6 +1042,15 @@ s_fini(s_worker_t *w)
         zmq_ctx_term(w->zctx);
 }
 
+/* The --allow-command list, as it resolves now. */
+static void
+s_log_allowed(const worker_opts_t *opts)
+{
+    char *text = allowcmd_describe(opts->allow);
+    log_msg(LL_INFO, "worker", "allowed commands: %s", text ? text : "(out of memory)");
+    free(text);
+}
+
 int
 worker_run(const worker_opts_t *opts, int sigfd)
 {
@@ -1052,6 +1062,7 @@ worker_run(const worker_opts_t *opts, int sigfd)
     log_msg(LL_INFO, "worker", "worker %s (%s) started: %zu role(s), %u slot(s), "
             "coordinator %s, work dir %s", opts->id, opts->name, opts->nroles,
             opts->slots, opts->coordinator, opts->work_dir);
+    s_log_allowed(opts);
     s_connect(&w, clock_mono_ms());
     while (!w.stop)
         s_turn(&w);

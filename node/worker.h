@@ -10,6 +10,7 @@
 
 #include <stdint.h>
 #include "mesh/kv.h"
+#include "node/allowcmd.h"
 
 typedef struct {
     const char *coordinator;   /* endpoint, e.g. tcp://127.0.0.1:5555 */
@@ -26,6 +27,7 @@ typedef struct {
     uint32_t drain_timeout_ms; /* how long SIGTERM waits for running jobs */
     uint32_t kill_grace_ms;    /* SIGTERM -> SIGKILL delay on timeout/cancel */
     const char *work_dir;      /* parent of the per-job work directories */
+    const allowcmd_t *allow;   /* --allow-command; NULL or empty = any */
     uint32_t max_message;      /* largest frame accepted, bytes */
 } worker_opts_t;
 

@@ -567,7 +567,9 @@ class Mesh:
         wait_for(ready, timeout=30, interval=0.1, desc=f"{p.name} to answer")
 
     def start_worker(self, name, roles="echo,sleep", slots=4, labels=None, extra=(),
-                     wait=True, heartbeat=HEARTBEAT, liveness=LIVENESS):
+                     wait=True, heartbeat=HEARTBEAT, liveness=LIVENESS, env=None):
+        """env: extra variables for the worker's environment (on top of the
+        test's own, without POPEBOT_*)."""
         args = ["--role=worker", f"--coordinator={self.endpoint}", f"--roles={roles}",
                 f"--slots={slots}", f"--name={name}", f"--heartbeat={heartbeat}",
                 f"--liveness={liveness}", "--reconnect-min=100ms", "--reconnect-max=1s",
@@ -576,7 +578,7 @@ class Mesh:
         if labels:
             args.append(f"--labels={labels}")
         os.makedirs(self.tmp / ("work-" + name), exist_ok=True)
-        env = clean_env(TMPDIR=str(self.tmp))
+        env = clean_env(TMPDIR=str(self.tmp), **(env or {}))
         p = Proc(f"worker-{name}", args + list(extra), self.logs, env=env)
         self.procs.append(p)
         self.workers[name] = p
