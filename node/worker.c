@@ -40,6 +40,8 @@
       exceed them, names a role not served, a job already running here, or
       comes while draining is answered with a "rejected" DONE item.
     - A job's output is sent before its DONE (same socket, earlier message).
+    - The work root (--work-dir) is 0700 before any job runs: an existing
+      one with looser bits is tightened, and the log says so.
     - Timers use CLOCK_MONOTONIC milliseconds; INT64_MAX means "off".
     - Only this file logs about jobs; every such line names the job and
       attempt. node/task.c reports through outcomes only.
@@ -980,9 +982,11 @@ s_mkdirs(char *p)
     return mkdir(p, 0700) < 0 && errno != EEXIST ? -1 : 0;
 }
 
-/* Make the work root if missing; it must be a directory of ours. */
+/* Make the work root if missing; it must be a directory of ours, and it is
+   made private (0700) if it was not: jobs' payloads and results live there.
+   *was gets its mode before (0700 when nothing changed). */
 static int
-s_make_work_root(const char *path, char *err, size_t errlen)
+s_make_work_root(const char *path, mode_t *was, char *err, size_t errlen)
 {
     char *p = *path ? strdup(path) : NULL;
     struct stat st;
@@ -995,8 +999,11 @@ s_make_work_root(const char *path, char *err, size_t errlen)
         snprintf(err, errlen, "not a directory");
     else if (st.st_uid != geteuid())
         snprintf(err, errlen, "owned by another user");
+    else if ((st.st_mode & 07777) != 0700 && chmod(p, 0700) < 0)
+        snprintf(err, errlen, "chmod 0700: %s", strerror(errno));
     else
         rc = 0;
+    *was = rc == 0 ? st.st_mode & 07777 : 0700;
     free(p);
     return rc;
 }
@@ -1013,10 +1020,14 @@ s_init(s_worker_t *w, const worker_opts_t *opts, int sigfd)
                              opts->allow };
     backoff_init(&w->backoff, opts->reconnect_min_ms, opts->reconnect_max_ms);
     pb_buf_init(&w->out);
-    if (s_make_work_root(opts->work_dir, err, sizeof err) < 0) {
+    mode_t was = 0700;
+    if (s_make_work_root(opts->work_dir, &was, err, sizeof err) < 0) {
         log_msg(LL_ERROR, "worker", "work dir %s: %s", opts->work_dir, err);
         return -1;
     }
+    if (was != 0700)
+        log_msg(LL_INFO, "worker", "work dir %s: mode %04o changed to 0700",
+                opts->work_dir, (unsigned) was);
     w->zctx = zmq_ctx_new();
     if (!w->zctx) {
         log_msg(LL_ERROR, "worker", "zmq_ctx_new: %s", zmq_strerror(errno));

@@ -26,7 +26,8 @@ typedef struct {
     uint32_t reconnect_max_ms; /* backoff cap */
     uint32_t drain_timeout_ms; /* how long SIGTERM waits for running jobs */
     uint32_t kill_grace_ms;    /* SIGTERM -> SIGKILL delay on timeout/cancel */
-    const char *work_dir;      /* parent of the per-job work directories */
+    const char *work_dir;      /* parent of the per-job work directories (made or
+                                  set 0700) */
     const allowcmd_t *allow;   /* --allow-command; NULL or empty = any */
     uint32_t max_message;      /* largest frame accepted, bytes */
 } worker_opts_t;
