@@ -32,6 +32,11 @@ coord_api_fn coord_api_jobs_list, coord_api_job_logs, coord_api_metrics;
 /* coord_api_cluster.c */
 coord_api_fn coord_api_cluster_list, coord_api_cluster_get, coord_api_cluster_create,
     coord_api_cluster_patch, coord_api_cluster_delete;
+/* The check cluster.create (create true) and cluster.patch's "set" (create
+   false) run on a body before anything changes: NULL when it is good, else
+   a one-line reason naming the field (it may be written into why). Pure:
+   touches no registration; the tests/fuzz target calls it directly. */
+const char *coord_api_cluster_check(json_t *body, bool create, char *why, size_t len);
 /* coord_api_worker.c */
 coord_api_fn coord_api_worker_report, coord_api_worker_next;
 

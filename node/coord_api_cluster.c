@@ -225,6 +225,14 @@ static const char *s_check(json_t *body, bool create, s_ask_t *a, char *why, siz
     return NULL;
 }
 
+const char *coord_api_cluster_check(json_t *body, bool create, char *why, size_t len)
+{
+    s_ask_t a;
+    const char *problem = s_check(body, create, &a, why, len);
+    s_ask_free(&a);
+    return problem;
+}
+
 /* Move what a asks for into p's admin settings. */
 static void s_adopt(peer_t *p, s_ask_t *a, char *name)
 {

@@ -28,8 +28,7 @@ static bool s_known_field(const char *k)
     return false;
 }
 
-/* Why the job object is malformed, or NULL. */
-static const char *s_check(json_t *o)
+const char *web_submit_check(json_t *o)
 {
     const char *k;
     json_t *v;
@@ -127,7 +126,7 @@ static int s_validate(web_req_t *r, json_t *jobs)
         return -1;
     }
     json_array_foreach(jobs, i, o) {
-        const char *why = s_check(o);
+        const char *why = web_submit_check(o);
         if (why) {
             web_error(r, 422, "invalid", "job %zu: %s", i, why);
             return -1;
