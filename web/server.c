@@ -8,6 +8,7 @@
 */
 #include "web/web_int.h"
 #include "node/log.h"
+#include "web/tls.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -100,6 +101,10 @@ web_t *web_start(const web_opts_t *opts, char *err, size_t errlen)
     cb.init_thread = s_init_thread;
     cb.exit_thread = s_exit_thread;
     cb.log_message = s_log_message;
+    if (opts->tls_pem && web_tls_load(err, errlen) != 0) {
+        free(w);
+        return NULL;
+    }
     mg_init_library(0);
     w->ctx = mg_start(&cb, w, options);
     if (!w->ctx) {
