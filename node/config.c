@@ -41,6 +41,8 @@ static const flag_t s_flags[] = {
     { "http-max-body", M_CO, T_SIZE, O(http_max_body), "1M", "largest HTTP request body (413 over it)" },
     { "http-threads", M_CO, T_UINT, O(http_threads), "64", "HTTP worker threads (each long poll or log follow holds one)" },
     { "http-follow-max", M_CO, T_DUR, O(http_follow_max_ms), "1h", "longest live log follow (SSE); each holds an HTTP thread" },
+    { "tls-cert", M_CO, T_STR, O(tls_cert), NULL, "PEM certificate (chain after it): the HTTP port then speaks HTTPS only" },
+    { "tls-key", M_CO, T_STR, O(tls_key), NULL, "PEM private key of --tls-cert" },
     { "http-worker-timeout", M_CO, T_DUR, O(http_worker_timeout_ms), "60s", "an HTTP-only worker silent this long goes offline; its jobs are requeued" },
     { "queue-limit", M_CO, T_UINT, O(queue_limit), "1000000", "queued jobs at most; more are refused (HTTP 429)" },
     { "keep-finished", M_CO, T_UINT, O(keep_finished), "10000", "finished jobs also cached in memory" },
@@ -327,6 +329,8 @@ static int s_check(const config_t *cfg, char *err, size_t errlen)
     else if (cfg->mode == MODE_KEYS && (strcmp(cfg->arg, "revoke") == 0) != (cfg->arg2 != NULL))
         snprintf(err, errlen, "%s", cfg->arg2 ? "unexpected argument after keys create/list"
                                               : "keys revoke needs a key ID (see keys list)");
+    else if (cfg->mode == MODE_COORDINATOR && (cfg->tls_cert == NULL) != (cfg->tls_key == NULL))
+        snprintf(err, errlen, "--tls-cert and --tls-key go together");
     else if (cfg->mode == MODE_COORDINATOR && cfg->http_threads < 4)
         snprintf(err, errlen, "--http-threads: at least 4");
     else if (cfg->mode == MODE_COORDINATOR && cfg->http_worker_timeout_ms < 100)

@@ -30,6 +30,7 @@ typedef struct {
     uint32_t keep_finished, retention_ms, retention_jobs;
     uint64_t store_map_size, store_reserve, job_log_max, retention_bytes;
     const char *http;         /* ADDR:PORT or "off" */
+    const char *tls_cert, *tls_key;
     uint64_t http_max_body;
     uint32_t http_threads, queue_limit;
     uint32_t http_follow_max_ms;

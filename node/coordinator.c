@@ -22,6 +22,7 @@
 #include "node/log.h"
 #include "store/auth.h"
 #include "web/web.h"
+#include "node/tls_pem.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -104,18 +105,26 @@ static int s_start_web(coord_t *c)
 {
     if (!c->opts->http)
         return 0;
-    char err[256];
+    char err[256], pem[4096];
+    if (c->opts->tls_cert && tls_pem_prepare(c->opts->data_dir, c->opts->tls_cert,
+                                             c->opts->tls_key, pem, sizeof pem, err,
+                                             sizeof err) != 0) {
+        log_msg(LL_ERROR, "coordinator", "%s", err);
+        return -1;
+    }
     web_opts_t w = {
         .listen = c->opts->http, .max_body = (size_t) c->opts->http_max_body,
         .threads = c->opts->http_threads, .zctx = c->zctx, .api_endpoint = COORD_API_ENDPOINT,
         .auth = c->auth, .cluster_id = store_cluster_id(c->store), .version = POPEBOT_VERSION,
         .timeout_ms = 10000, .follow_max_ms = c->opts->http_follow_max_ms,
+        .tls_pem = c->opts->tls_cert ? pem : NULL,
     };
     if (!(c->web = web_start(&w, err, sizeof err))) {
         log_msg(LL_ERROR, "coordinator", "%s", err);
         return -1;
     }
-    log_msg(LL_INFO, "coordinator", "HTTP API on http://%s", c->opts->http);
+    log_msg(LL_INFO, "coordinator", "HTTP API on http%s://%s", c->opts->tls_cert ? "s" : "",
+            c->opts->http);
     return 0;
 }
 

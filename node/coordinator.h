@@ -35,6 +35,7 @@ typedef struct {
     uint32_t http_follow_max_ms; /* longest live log follow */
     uint32_t queue_limit;      /* queued jobs at most; more are refused */
     uint32_t http_worker_timeout_ms; /* an HTTP worker silent this long goes offline */
+    const char *tls_cert, *tls_key; /* HTTPS: PEM files, or NULL for plain HTTP */
 } coord_opts_t;
 
 /* Returns the process exit code: 0 after a clean stop, 1 when it could not

@@ -33,10 +33,17 @@ static const char *s_reason(int status)
     return r ? r : "";
 }
 
+/* Under TLS, browsers are told to use nothing else for a year. */
+static const char *s_hsts(const web_req_t *r)
+{
+    return r->ri->is_ssl ? "Strict-Transport-Security: max-age=31536000\r\n" : "";
+}
+
 static void s_respond(web_req_t *r, int status, const char *type, const char *data, size_t len)
 {
     if (status == 204) {      /* no body, so no Content-Type or Content-Length (RFC 9110) */
-        mg_printf(r->conn, "HTTP/1.1 204 %s\r\nCache-Control: no-store\r\n\r\n", s_reason(204));
+        mg_printf(r->conn, "HTTP/1.1 204 %s\r\nCache-Control: no-store\r\n%s\r\n",
+                  s_reason(204), s_hsts(r));
         len = 0;
     } else {
         mg_printf(r->conn,
@@ -45,9 +52,9 @@ static void s_respond(web_req_t *r, int status, const char *type, const char *da
                   "Content-Length: %zu\r\n"
                   "Cache-Control: no-store\r\n"
                   "X-Content-Type-Options: nosniff\r\n"
-                  "%s%s%s"
+                  "%s%s%s%s"
                   "\r\n",
-                  status, s_reason(status), type, len,
+                  status, s_reason(status), type, len, s_hsts(r),
                   status == 405 ? "Allow: " : "", status == 405 ? r->allow : "",
                   status == 405 ? "\r\n" : "");
     }
@@ -72,8 +79,9 @@ void web_stream_start(web_req_t *r, int status, const char *type)
               "Cache-Control: no-store\r\n"
               "X-Accel-Buffering: no\r\n"
               "X-Content-Type-Options: nosniff\r\n"
+              "%s"
               "\r\n",
-              status, s_reason(status), type);
+              status, s_reason(status), type, s_hsts(r));
     r->status = status;
     if (status > 0 && status < WEB_STATUS_SLOTS)
         atomic_fetch_add(&r->web->by_status[status], 1);

@@ -8,6 +8,7 @@
 */
 #include "web/web_int.h"
 #include "node/log.h"
+#include "web/tls.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -81,26 +82,35 @@ web_t *web_start(const web_opts_t *opts, char *err, size_t errlen)
     w->opts.listen = w->listen;
     w->opts.cluster_id = w->cluster_id;
     w->opts.version = w->version;
-    char threads[16];
+    char threads[16], ports[140];
     snprintf(threads, sizeof threads, "%u", opts->threads);
+    snprintf(ports, sizeof ports, "%s%s", w->listen, opts->tls_pem ? "s" : "");
     const char *options[] = {
-        "listening_ports", w->listen,
+        "listening_ports", ports,       /* with TLS the port speaks HTTPS only */
         "num_threads", threads,
         "request_timeout_ms", "30000",
         "enable_keep_alive", "yes",
         "keep_alive_timeout_ms", "30000",
         "tcp_nodelay", "1",
+        /* without TLS the list ends here */
+        opts->tls_pem ? "ssl_certificate" : NULL, opts->tls_pem,
+        "ssl_protocol_version", "4",    /* TLS 1.2 and newer */
         NULL
     };
     struct mg_callbacks cb = { 0 };
     cb.init_thread = s_init_thread;
     cb.exit_thread = s_exit_thread;
     cb.log_message = s_log_message;
+    if (opts->tls_pem && web_tls_load(err, errlen) != 0) {
+        free(w);
+        return NULL;
+    }
     mg_init_library(0);
     w->ctx = mg_start(&cb, w, options);
     if (!w->ctx) {
-        snprintf(err, errlen, "cannot serve HTTP on %s (address in use or not valid?)",
-                 opts->listen);
+        snprintf(err, errlen, "cannot serve HTTP%s on %s (address in use or not valid%s?)",
+                 opts->tls_pem ? "S" : "", opts->listen,
+                 opts->tls_pem ? ", or the TLS key and certificate unusable" : "");
         free(w);
         return NULL;
     }

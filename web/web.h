@@ -32,6 +32,8 @@ typedef struct {
     const char *version;
     uint32_t timeout_ms;       /* how long a request waits for the loop */
     uint32_t follow_max_ms;    /* longest live log follow (SSE) */
+    const char *tls_pem;       /* PEM with the private key and certificate chain:
+                                  HTTPS only on the port; NULL = plain HTTP */
 } web_opts_t;
 
 web_t *web_start(const web_opts_t *opts, char *err, size_t errlen);
