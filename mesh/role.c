@@ -5,6 +5,7 @@
     One parser (s_role_from_json) serves the roles file and the HTTP API.
 */
 #include "mesh/role.h"
+#include "mesh/template.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -169,6 +170,9 @@ static int s_uint(s_ctx_t *c, json_t *v, const char *field, uint32_t min, uint32
 static int s_command(s_ctx_t *c, role_t *r, json_t *v)
 {
     if (json_is_string(v) && r->shell) {
+        char why[300];
+        if (!tpl_shell_safe(json_string_value(v), why, sizeof why))
+            return s_fail(c, "command:", why);
         r->command = calloc(1, sizeof(char *));
         if (!r->command || !(r->command[0] = strdup(json_string_value(v))))
             return s_fail(c, "command", "out of memory");
@@ -179,6 +183,10 @@ static int s_command(s_ctx_t *c, role_t *r, json_t *v)
         return s_fail(c, "command", "must be a non-empty array of strings");
     if (r->shell && json_array_size(v) != 1)
         return s_fail(c, "command", "of a shell role must be one string (the shell line)");
+    char why[300];
+    if (r->shell && json_is_string(json_array_get(v, 0)) &&
+        !tpl_shell_safe(json_string_value(json_array_get(v, 0)), why, sizeof why))
+        return s_fail(c, "command:", why);
     r->command = calloc(json_array_size(v), sizeof(char *));
     if (!r->command)
         return s_fail(c, "command", "out of memory");

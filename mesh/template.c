@@ -9,6 +9,13 @@
 
     The result is built in a growing buffer owned by this file until it is
     handed to the caller; every allocation is checked and an error frees it.
+
+    In shell mode a placeholder must stand where a single-quoted word means
+    just its value: not inside quotes of the line's own ("..." would let
+    $(...) in the value run), not in a comment or after a here-document
+    (a newline in the value would end them). tpl_shell_safe() checks that
+    with a small scan of the line's quoting, and tpl_expand refuses a line
+    that fails it, so a role author's quotes cannot open an injection.
 */
 #include "mesh/template.h"
 
@@ -120,6 +127,80 @@ s_lookup(const char *name, size_t len, const tpl_var_t *vars, size_t nvars)
     return NULL;
 }
 
+/* ---- where a placeholder may stand in a shell line ------------------------ */
+
+typedef enum { SH_PLAIN, SH_SINGLE, SH_ANSI, SH_DOUBLE, SH_BACK, SH_COMMENT } s_sh_t;
+
+static const char *const s_sh_where[] = {
+    "", "inside single quotes", "inside $'...' quotes", "inside double quotes",
+    "inside backquotes", "in a comment"
+};
+
+/* The state after the character at s (len 1, or 2 for an escape). */
+static s_sh_t
+s_sh_step(s_sh_t st, const char *s, bool word_start, size_t *len)
+{
+    *len = 1;
+    if ((st == SH_PLAIN || st == SH_DOUBLE || st == SH_BACK || st == SH_ANSI) &&
+        s[0] == '\\' && s[1]) {
+        *len = 2;             /* an escaped character changes nothing */
+        return st;
+    }
+    switch (st) {
+    case SH_PLAIN:
+        if (s[0] == '\'')
+            return SH_SINGLE;
+        if (s[0] == '$' && s[1] == '\'') {
+            *len = 2;
+            return SH_ANSI;
+        }
+        if (s[0] == '"')
+            return SH_DOUBLE;
+        if (s[0] == '`')
+            return SH_BACK;
+        return s[0] == '#' && word_start ? SH_COMMENT : SH_PLAIN;
+    case SH_SINGLE:
+    case SH_ANSI:
+        return s[0] == '\'' ? SH_PLAIN : st;
+    case SH_DOUBLE:
+        return s[0] == '"' ? SH_PLAIN : st;
+    case SH_BACK:
+        return s[0] == '`' ? SH_PLAIN : st;
+    default:                  /* SH_COMMENT */
+        return s[0] == '\n' ? SH_PLAIN : st;
+    }
+}
+
+bool
+tpl_shell_safe(const char *tmpl, char *err, size_t errlen)
+{
+    s_sh_t st = SH_PLAIN;
+    bool heredoc = false, word_start = true;
+    for (const char *s = tmpl; *s;) {
+        size_t name = s[0] == '{' && s[1] == '{' ? s_placeholder(s) : 0;
+        if (name > 0 && (st != SH_PLAIN || heredoc)) {
+            s_seterr(err, errlen, "placeholder {{%.*s}} stands %s: in a shell line a value "
+                     "is quoted by the worker and must stand outside quotes, comments and "
+                     "here-documents (write {{%.*s}}, not \"{{%.*s}}\")", (int) name, s + 2,
+                     heredoc && st == SH_PLAIN ? "after a here-document (<<)" : s_sh_where[st],
+                     (int) name, s + 2, (int) name, s + 2);
+            return false;
+        }
+        if (name > 0) {
+            s += name + 4;
+            word_start = false;
+            continue;
+        }
+        if (st == SH_PLAIN && s[0] == '<' && s[1] == '<')
+            heredoc = true;
+        size_t len;
+        st = s_sh_step(st, s, word_start, &len);
+        word_start = strchr(" \t\n;&|()", s[0]) != NULL;
+        s += len;
+    }
+    return true;
+}
+
 char *
 tpl_expand(const char *tmpl, const tpl_var_t *vars, size_t nvars,
            bool shell_quote, char *err, size_t errlen)
@@ -128,6 +209,8 @@ tpl_expand(const char *tmpl, const tpl_var_t *vars, size_t nvars,
         s_seterr(err, errlen, "no template");
         return NULL;
     }
+    if (shell_quote && !tpl_shell_safe(tmpl, err, errlen))
+        return NULL;
     s_buf_t b = { 0 };
     const char *s = tmpl;
     while (*s) {

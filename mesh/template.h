@@ -33,4 +33,9 @@ char *tpl_expand(const char *tmpl, const tpl_var_t *vars, size_t nvars,
 /* Quote s as one POSIX shell word. Returns a malloc'd string. */
 char *tpl_shell_quote(const char *s);
 
+/* Whether every placeholder of the shell line tmpl stands outside quotes,
+   backquotes, comments and here-documents, where the single-quoted value
+   is one plain word. false with a reason naming the placeholder. */
+bool tpl_shell_safe(const char *tmpl, char *err, size_t errlen);
+
 #endif

@@ -37,6 +37,9 @@ SHAPES = [
     ("POST", "/api/roles", {"name": "r2", "command": "true", "timeout": []}, 422),
     ("POST", "/api/roles", {"name": "r3", "command": ["true"], "colour": 1}, 422),
     ("PATCH", "/api/roles/echo", {"command": ["true"]}, 409),
+    ("POST", "/api/roles", {"name": "q", "shell": True, "command": "echo \"{{PAYLOAD}}\""}, 422),
+    ("POST", "/api/roles", {"name": "q", "shell": True, "command": "cat <<E\n{{PAYLOAD}}\nE"},
+     422),
     ("POST", "/api/cluster/w-none/webhook", {"type": "log", "job_id": JOB, "lines": ["x"]}, 404),
 ]
 

@@ -351,6 +351,40 @@ test_long_output_grows(void **state)
     free(tmpl);
 }
 
+/* Shell lines: a placeholder only where its single-quoted value is one
+   plain word; inside the line's own quotes, backquotes, a comment or after a
+   here-document it is refused (by tpl_shell_safe and by tpl_expand). */
+static void test_shell_placeholder_positions(void **state)
+{
+    (void) state;
+    static const char *const safe[] = {
+        "printf '%s' {{PAYLOAD}}", "echo {{A}} {{B}}; cat {{A}} | wc -c",
+        "x=\"$HOME\"; echo {{A}} \"$x\"", "echo \\\"{{A}}", "echo a#b {{A}}",
+        "echo '#' {{A}}", "f() { echo {{A}}; }", "echo {{A}} # a comment after it",
+        "echo 'it''s' {{A}}", "echo \"a'b\" {{A}}", "$(printf {{A}})",
+    };
+    static const char *const unsafe[] = {
+        "echo \"{{PAYLOAD}}\"", "echo \"x $y {{A}} z\"", "echo '{{A}}'",
+        "echo `printf {{A}}`", "echo x # {{A}}", "#{{A}}", "cat <<EOF\n{{A}}\nEOF",
+        "cat <<'EOF'\nx\nEOF\necho {{A}}", "echo $'{{A}}'", "echo \"a\\\"{{A}}\"",
+    };
+    char err[400];
+    for (size_t i = 0; i < sizeof safe / sizeof safe[0]; i++) {
+        err[0] = '\0';
+        if (!tpl_shell_safe(safe[i], err, sizeof err))
+            fail_msg("refused a safe line: %s (%s)", safe[i], err);
+    }
+    for (size_t i = 0; i < sizeof unsafe / sizeof unsafe[0]; i++)
+        if (tpl_shell_safe(unsafe[i], err, sizeof err))
+            fail_msg("accepted an unsafe line: %s", unsafe[i]);
+    tpl_var_t vars[] = { { "PAYLOAD", "$(touch /tmp/x)" } };
+    assert_null(tpl_expand("echo \"{{PAYLOAD}}\"", vars, 1, true, err, sizeof err));
+    assert_non_null(strstr(err, "inside double quotes"));
+    char *ok = tpl_expand("echo \"{{PAYLOAD}}\"", vars, 1, false, err, sizeof err);
+    assert_non_null(ok);      /* argv mode: no shell parses it, nothing to refuse */
+    free(ok);
+}
+
 int
 main(void)
 {
@@ -366,6 +400,7 @@ main(void)
         cmocka_unit_test(test_shell_quote_roundtrip),
         cmocka_unit_test(test_shell_expand_roundtrip),
         cmocka_unit_test(test_long_output_grows),
+        cmocka_unit_test(test_shell_placeholder_positions),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
