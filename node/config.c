@@ -15,7 +15,7 @@
 enum { M_CO = 1 << MODE_COORDINATOR, M_WO = 1 << MODE_WORKER,
        M_SUB = 1 << MODE_SUBMIT, M_JOB = 1 << MODE_JOB, M_JOBS = 1 << MODE_JOBS,
        M_WKS = 1 << MODE_WORKERS, M_CAN = 1 << MODE_CANCEL, M_RET = 1 << MODE_RETRY,
-       M_KEYS = 1 << MODE_KEYS,
+       M_KEYS = 1 << MODE_KEYS, M_PW = 1 << MODE_PASSWD,
        M_CLI = M_SUB | M_JOB | M_JOBS | M_WKS | M_CAN | M_RET,
        M_NODE = M_CO | M_WO, M_ALL = 0xffff };
 
@@ -34,7 +34,7 @@ typedef struct {
 
 static const flag_t s_flags[] = {
     { "bind", M_CO, T_STR, O(bind), "tcp://127.0.0.1:5555", "ROUTER endpoint for workers and clients" },
-    { "data-dir", M_CO | M_KEYS, T_STR, O(data_dir), "./popebot-data", "the LMDB store (created 0700)" },
+    { "data-dir", M_CO | M_KEYS | M_PW, T_STR, O(data_dir), "./popebot-data", "the LMDB store (created 0700)" },
     { "durability", M_CO, T_STR, O(durability), "sync", "sync: fsync before acknowledging; none: no fsync, an OS crash can lose recent jobs" },
     { "roles-file", M_CO, T_STR, O(roles_file), NULL, "JSON role definitions {\"roles\":[...]}" },
     { "http", M_CO, T_STR, O(http), "127.0.0.1:8080", "HTTP API ADDR:PORT, or off" },
@@ -57,6 +57,8 @@ static const flag_t s_flags[] = {
     { "slots", M_WO, T_UINT, O(slots), "4", "jobs run at once" },
     { "name", M_WO | M_KEYS, T_STR, O(name), NULL, "worker name (default: host name); keys: a note on the key" },
     { "scope", M_KEYS, T_STR, O(scope), "read", "keys create: admin, read, submit:ROLE, submit:*, comma-separated" },
+    { "user", M_PW, T_STR, O(user), NULL, "passwd: the UI user (1-64 of A-Z a-z 0-9 . _ @ -); the password is read from stdin" },
+    { "delete", M_PW, T_BOOL, O(delete_user), "false", "passwd: delete the user instead" },
     { "id", M_WO, T_STR, O(id), NULL, "worker id, the registration key (default: the name)" },
     { "labels", M_WO, T_STR, O(labels), "", "labels k=v,k2=v2 that jobs can require with --where" },
     { "allow-command", M_WO, T_STR, O(allow_command), "", "only these executables may run, absolute paths PATH,... (a shell role needs /bin/sh; echo and sleep always run; empty: any)" },
@@ -84,7 +86,8 @@ static const flag_t s_flags[] = {
 #define NFLAGS (sizeof s_flags / sizeof s_flags[0])
 
 static const char *s_mode_names[MODE_COUNT] = {
-    "", "coordinator", "worker", "submit", "job", "jobs", "workers", "cancel", "retry", "keys"
+    "", "coordinator", "worker", "submit", "job", "jobs", "workers", "cancel", "retry", "keys",
+    "passwd"
 };
 
 const char *config_mode_name(node_mode_t mode)
@@ -329,6 +332,8 @@ static int s_check(const config_t *cfg, char *err, size_t errlen)
     else if (cfg->mode == MODE_KEYS && (strcmp(cfg->arg, "revoke") == 0) != (cfg->arg2 != NULL))
         snprintf(err, errlen, "%s", cfg->arg2 ? "unexpected argument after keys create/list"
                                               : "keys revoke needs a key ID (see keys list)");
+    else if (cfg->mode == MODE_PASSWD && !cfg->user)
+        snprintf(err, errlen, "passwd needs --user=NAME");
     else if (cfg->mode == MODE_COORDINATOR && (cfg->tls_cert == NULL) != (cfg->tls_key == NULL))
         snprintf(err, errlen, "--tls-cert and --tls-key go together");
     else if (cfg->mode == MODE_COORDINATOR && cfg->http_threads < 4)
@@ -382,6 +387,8 @@ static const char *s_synopsis[MODE_COUNT] = {
     "popebot-node keys create --data-dir=DIR [--scope=SCOPES] [--name=NOTE]   (prints the key once)\n"
     "  popebot-node keys list --data-dir=DIR [--json]\n"
     "  popebot-node keys revoke ID --data-dir=DIR",
+    "popebot-node passwd --data-dir=DIR --user=NAME < password   (sets a UI login; one line, 12+ bytes)\n"
+    "  popebot-node passwd --data-dir=DIR --user=NAME --delete",
 };
 
 static void s_flag_help(FILE *out, const flag_t *f)
@@ -413,7 +420,10 @@ void config_usage(FILE *out, node_mode_t mode)
     for (size_t i = 0; i < NFLAGS; i++)
         if (s_flags[i].modes & (1u << mode))
             s_flag_help(out, &s_flags[i]);
-    if (mode >= MODE_SUBMIT && mode != MODE_KEYS)
+    if (mode == MODE_PASSWD)
+        fprintf(out, "\nexit codes: 0 ok; 2 usage (a bad name, or an empty, short or long password);\n"
+                     "4 no such user (--delete); 5 the store cannot be used.\n");
+    if (mode >= MODE_SUBMIT && mode != MODE_KEYS && mode != MODE_PASSWD)
         fprintf(out, "\nexit codes: 0 ok; 1 the job did not succeed (submit --wait); 2 usage;\n"
                      "3 the coordinator did not answer in time; 4 refused by the coordinator.\n");
 }

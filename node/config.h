@@ -18,6 +18,7 @@ typedef enum {
     MODE_COORDINATOR, MODE_WORKER,
     MODE_SUBMIT, MODE_JOB, MODE_JOBS, MODE_WORKERS, MODE_CANCEL, MODE_RETRY,
     MODE_KEYS,                /* local: works on DIR/auth, no coordinator needed */
+    MODE_PASSWD,              /* local too: UI users' passwords in DIR/auth */
     MODE_COUNT
 } node_mode_t;
 
@@ -37,6 +38,9 @@ typedef struct {
     uint32_t http_worker_timeout_ms;
     /* keys */
     const char *scope;
+    /* passwd */
+    const char *user;
+    bool delete_user;
     /* worker */
     const char *coordinator, *id, *name, *roles, *labels, *work_dir;
     const char *allow_command;  /* PATH,... or "" (any) */

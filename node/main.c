@@ -14,6 +14,7 @@
 #include "node/coordinator.h"
 #include "node/keys_cli.h"
 #include "node/log.h"
+#include "node/passwd_cli.h"
 #include "node/worker.h"
 
 #include <signal.h>
@@ -137,6 +138,8 @@ int main(int argc, char **argv)
     setvbuf(stderr, NULL, _IONBF, 0);
     if (cfg.mode == MODE_KEYS)
         return keys_cli_run(&cfg);
+    if (cfg.mode == MODE_PASSWD)
+        return passwd_cli_run(&cfg);
     if (cfg.mode >= MODE_SUBMIT)
         return cli_run(&cfg);
     int sigfd = s_signalfd();

@@ -1,12 +1,14 @@
 /*  store/auth.c — API keys and worker tokens, stored hashed (auth.h).
 
-    One LMDB environment DIR/auth with one database "keys":
+    One LMDB environment DIR/auth with the database "keys":
       id (12 hex) -> kind (1) | BLAKE2b-256 of the credential (32) |
                      created ms (8, big-endian) | scopes NUL | name NUL
+    and "users" for UI passwords (store/users.c).
     The environment is small (64 MiB of address space) and synced on every
     commit: credentials change rarely and must not come back after a revoke.
 */
 #include "store/auth.h"
+#include "store/auth_int.h"
 #include "mesh/clock.h"
 #include "mesh/role.h"
 
@@ -23,10 +25,6 @@
 #define S_SECRET 32
 #define S_HEAD (1 + S_HASH + 8)
 
-struct auth {
-    MDB_env *env;             /* DIR/auth */
-    MDB_dbi keys;             /* id -> record */
-};
 
 static int s_fail(char *err, size_t errlen, const char *what, int rc)
 {
@@ -38,9 +36,12 @@ static int s_open_db(auth_t *a, char *err, size_t errlen)
 {
     MDB_txn *txn;
     int rc = mdb_txn_begin(a->env, NULL, 0, &txn);
-    if (rc == 0 && (rc = mdb_dbi_open(txn, "keys", MDB_CREATE, &a->keys)) == 0)
+    if (rc != 0)
+        return s_fail(err, errlen, "opening", rc);
+    if ((rc = mdb_dbi_open(txn, "keys", MDB_CREATE, &a->keys)) == 0 &&
+        (rc = mdb_dbi_open(txn, "users", MDB_CREATE, &a->users)) == 0)
         rc = mdb_txn_commit(txn);
-    else if (rc == 0)
+    else
         mdb_txn_abort(txn);
     return rc ? s_fail(err, errlen, "opening", rc) : 0;
 }
