@@ -42,8 +42,8 @@ static const char *s_hsts(const web_req_t *r)
 static void s_respond(web_req_t *r, int status, const char *type, const char *data, size_t len)
 {
     if (status == 204) {      /* no body, so no Content-Type or Content-Length (RFC 9110) */
-        mg_printf(r->conn, "HTTP/1.1 204 %s\r\nCache-Control: no-store\r\n%s\r\n",
-                  s_reason(204), s_hsts(r));
+        mg_printf(r->conn, "HTTP/1.1 204 %s\r\nCache-Control: no-store\r\n%s%s\r\n",
+                  s_reason(204), s_hsts(r), r->hdr);
         len = 0;
     } else {
         mg_printf(r->conn,
@@ -52,9 +52,9 @@ static void s_respond(web_req_t *r, int status, const char *type, const char *da
                   "Content-Length: %zu\r\n"
                   "Cache-Control: no-store\r\n"
                   "X-Content-Type-Options: nosniff\r\n"
-                  "%s%s%s%s"
+                  "%s%s%s%s%s"
                   "\r\n",
-                  status, s_reason(status), type, len, s_hsts(r),
+                  status, s_reason(status), type, len, s_hsts(r), r->hdr,
                   status == 405 ? "Allow: " : "", status == 405 ? r->allow : "",
                   status == 405 ? "\r\n" : "");
     }
@@ -63,6 +63,20 @@ static void s_respond(web_req_t *r, int status, const char *type, const char *da
     r->status = status;
     if (status > 0 && status < WEB_STATUS_SLOTS)
         atomic_fetch_add(&r->web->by_status[status], 1);
+}
+
+void web_header(web_req_t *r, const char *fmt, ...)
+{
+    char line[sizeof r->hdr];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    size_t used = strlen(r->hdr);
+    if (n > 0 && (size_t) n < sizeof line && used + (size_t) n + 3 <= sizeof r->hdr) {
+        memcpy(r->hdr + used, line, (size_t) n);
+        memcpy(r->hdr + used + (size_t) n, "\r\n", 3);
+    }
 }
 
 void web_send(web_req_t *r, int status, const char *type, const char *data, size_t len)

@@ -5,9 +5,12 @@
     a route cannot exist without being described there.
 
     Rules: a path that matches no route is 404; one that matches only with
-    another method is 405. Every route but /healthz and /readyz needs a
-    credential (x-api-key or Authorization: Bearer): 401 without a valid one,
-    403 when its scopes do not cover the route.
+    another method is 405. Every route but /healthz, /readyz and the three
+    login routes needs a credential: an API key (x-api-key or Authorization:
+    Bearer), or else a UI session cookie (web/api_login.c), which counts as
+    an admin key but must bring its CSRF token on a state change. 401
+    without a valid one, 403 when its scopes do not cover the route (or a
+    session's change lacks the token). A key, when sent, wins over a cookie.
 */
 #include "web/web_int.h"
 #include "node/log.h"
@@ -20,6 +23,9 @@
 static const web_route_t s_routes[] = {
     { "GET", "/healthz", NEED_NONE, web_healthz },
     { "GET", "/readyz", NEED_NONE, web_readyz },
+    { "POST", "/api/login", NEED_NONE, web_login },
+    { "POST", "/api/logout", NEED_NONE, web_logout },
+    { "GET", "/api/session", NEED_NONE, web_session_get },
     { "GET", "/metrics", NEED_READ, web_metrics },
     { "GET", "/api/info", NEED_READ, web_info },
     { "GET", "/api/clusters", NEED_READ, web_clusters_list },
@@ -93,6 +99,9 @@ static const char *s_credential(const web_req_t *r)
 static bool s_authenticate(web_req_t *r)
 {
     const char *token = s_credential(r);
+    int by_session = token ? 0 : web_session_auth(r);  /* a key wins over a cookie */
+    if (by_session != 0)
+        return by_session > 0;
     char err[200];
     int ok = token ? auth_check(r->web->opts.auth, token, strlen(token), &r->key, err, sizeof err)
                    : 0;

@@ -18,6 +18,10 @@
 #include <unistd.h>
 
 #define WEB_THREAD_NICE 10   /* HTTP threads yield to the mesh loop */
+#define WEB_SESSIONS 256     /* UI sessions at once (the least recently used goes) */
+#define WEB_THROTTLE_SLOTS 1024  /* failed-login counters, per table */
+#define WEB_LOGIN_FAILS 5    /* failed logins per address or user per window ... */
+#define WEB_LOGIN_WINDOW_MS 60000  /* ... of a minute; then 429 until it ends */
 
 static void *s_init_thread(const struct mg_context *ctx, int type)
 {
@@ -68,6 +72,15 @@ static int s_handle(struct mg_connection *conn, void *cbdata)
     return r.status ? r.status : 500;
 }
 
+/* Free w and what it owns (after its threads stopped, or before any ran). */
+static void s_free(web_t *w)
+{
+    sessions_destroy(&w->sessions);
+    throttle_destroy(&w->fail_addr);
+    throttle_destroy(&w->fail_user);
+    free(w);
+}
+
 web_t *web_start(const web_opts_t *opts, char *err, size_t errlen)
 {
     web_t *w = calloc(1, sizeof *w);
@@ -102,7 +115,15 @@ web_t *web_start(const web_opts_t *opts, char *err, size_t errlen)
     cb.exit_thread = s_exit_thread;
     cb.log_message = s_log_message;
     if (opts->tls_pem && web_tls_load(err, errlen) != 0) {
-        free(w);
+        s_free(w);
+        return NULL;
+    }
+    w->sessions = sessions_new(WEB_SESSIONS, SESSION_LIFETIME_MS, SESSION_IDLE_MS);
+    w->fail_addr = throttle_new(WEB_THROTTLE_SLOTS, WEB_LOGIN_FAILS, WEB_LOGIN_WINDOW_MS);
+    w->fail_user = throttle_new(WEB_THROTTLE_SLOTS, WEB_LOGIN_FAILS, WEB_LOGIN_WINDOW_MS);
+    if (!w->sessions || !w->fail_addr || !w->fail_user) {
+        snprintf(err, errlen, "out of memory");
+        s_free(w);
         return NULL;
     }
     mg_init_library(0);
@@ -111,7 +132,7 @@ web_t *web_start(const web_opts_t *opts, char *err, size_t errlen)
         snprintf(err, errlen, "cannot serve HTTP%s on %s (address in use or not valid%s?)",
                  opts->tls_pem ? "S" : "", opts->listen,
                  opts->tls_pem ? ", or the TLS key and certificate unusable" : "");
-        free(w);
+        s_free(w);
         return NULL;
     }
     mg_set_request_handler(w->ctx, "/", s_handle, w);
@@ -125,6 +146,6 @@ void web_stop(web_t **self_p)
         return;
     atomic_store(&w->stopping, 1);   /* loop calls and log follows give up */
     mg_stop(w->ctx);
-    free(w);
+    s_free(w);
     *self_p = NULL;
 }

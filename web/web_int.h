@@ -14,6 +14,8 @@
 #include <stdbool.h>
 #include "mesh/proto.h"
 #include "store/auth.h"
+#include "web/sessions.h"
+#include "web/throttle.h"
 #include "web/web.h"
 
 #define WEB_PARAMS 3
@@ -29,6 +31,10 @@ struct web {
     atomic_int follows;                /* live log follows holding a thread now */
     atomic_int polls;                  /* worker long polls holding a thread now */
     atomic_int stopping;               /* web_stop began: loop calls and long responses end */
+    sessions_t *sessions;              /* UI logins (web/sessions.h), owned */
+    throttle_t *fail_addr;             /* failed logins by client address, owned */
+    throttle_t *fail_user;             /* failed logins by user name, owned */
+    atomic_int hashing;                /* password verifications running now */
 };
 
 typedef struct bridge bridge_t;
@@ -41,10 +47,12 @@ typedef struct {
     char *param[WEB_PARAMS];           /* path parameters, decoded, owned */
     auth_key_t key;                    /* the caller's credential, when authed */
     bool authed;
+    bool by_session;                   /* authed by a UI session cookie, not a key */
     char *body;                        /* the request body, NUL-terminated, owned */
     size_t body_len;
     int status;                        /* the response's status, once sent */
     char allow[64];                    /* the Allow header of a 405 */
+    char hdr[320];                     /* more header lines for the response (web_header) */
 } web_req_t;
 
 /* ---- responses (web/http.c) ---- */
@@ -60,6 +68,9 @@ void web_send(web_req_t *r, int status, const char *type, const char *data, size
 void web_stream_start(web_req_t *r, int status, const char *type);
 int web_stream_write(web_req_t *r, const char *data, size_t len);
 void web_stream_end(web_req_t *r);
+/* Add a header line ("Name: value", no CRLF) to the response still to be
+   sent; a line that does not fit is dropped (the buffer suits a cookie). */
+void web_header(web_req_t *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Read the body (bounded by max_body). 0, or -1 after answering 413/400. */
 int web_read_body(web_req_t *r);
 /* Read and parse a JSON body: an object or array. NULL after answering 400. */
@@ -106,6 +117,12 @@ void web_job_expand(json_t *job);
    SUBMITTED message, or NULL after answering the error. */
 pb_msg_t *web_call(web_req_t *r, const pb_buf_t *req, uint64_t req_id);
 
+/* ---- UI sessions (web/api_login.c) ---- */
+/* Authenticate r by its session cookie: 1 authed (as admin, r->by_session),
+   0 when it carries no session cookie, -1 after answering (401 for an ended
+   session, 403 csrf for a state change without the session's token). */
+int web_session_auth(web_req_t *r);
+
 /* ---- routes (web/routes.c and the api_*.c files) ---- */
 typedef enum {
     NEED_NONE,                         /* public: health */
@@ -137,5 +154,6 @@ web_handler_fn web_clusters_list, web_clusters_post, web_cluster_get, web_cluste
     web_cluster_delete;
 web_handler_fn web_roles_list, web_roles_post, web_role_get, web_role_patch, web_role_delete;
 web_handler_fn web_worker_webhook, web_worker_next, web_role_trigger;
+web_handler_fn web_login, web_logout, web_session_get;
 
 #endif

@@ -475,14 +475,16 @@ class CliResult:
         return f"CliResult(rc={self.rc}, out={self.out[-2000:]!r}, err={self.err[-2000:]!r})"
 
 
-def run_cli(args, env=None, timeout=60.0):
-    """Run `popebot-node ARGS`; returns CliResult (rc, stdout, stderr)."""
+def run_cli(args, env=None, timeout=60.0, input=None):
+    """Run `popebot-node ARGS` (input: bytes for its stdin, else none);
+    returns CliResult (rc, stdout, stderr)."""
     if not BIN or not os.path.exists(BIN):
         pytest.fail(f"popebot-node binary not found (POPEBOT_BIN={BIN!r})")
     t0 = time.monotonic()
     try:
         p = subprocess.run([BIN] + list(args), capture_output=True, timeout=timeout,
-                           env=env or clean_env(), stdin=subprocess.DEVNULL)
+                           env=env or clean_env(), input=input,
+                           stdin=None if input is not None else subprocess.DEVNULL)
     except subprocess.TimeoutExpired as e:
         raise AssertionError(f"popebot-node {' '.join(args)} did not exit within {timeout:.0f}s") from e
     return CliResult(p.returncode, p.stdout.decode(errors="replace"),
