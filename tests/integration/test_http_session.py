@@ -2,6 +2,8 @@
 the session cookie and its attributes, CSRF on every change made with a
 session, logout, identical 401s for a wrong user and a wrong password, the
 failed-login limit (429), and no password in the coordinator's log."""
+import subprocess
+
 import requests
 
 from conftest import run_cli
@@ -147,3 +149,22 @@ def test_secrets_never_in_the_log(mesh):
     assert "logged in" in log                                 # it does log logins
     for secret in (PASSWORD, "a wrong password 1234", csrf, sid):
         assert secret not in log
+
+
+def test_cookie_is_secure_over_https(mesh, tmp_path):
+    key, crt = tmp_path / "key.pem", tmp_path / "cert.pem"
+    r = subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                        "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", str(key), "-out",
+                        str(crt), "-subj", "/CN=127.0.0.1", "-addext",
+                        "subjectAltName=IP:127.0.0.1", "-days", "2"],
+                       capture_output=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    mesh.start_coordinator(extra=[f"--tls-cert={crt}", f"--tls-key={key}"])
+    assert passwd(mesh, "alice").rc == 0
+    base = f"https://127.0.0.1:{mesh.http_port}"
+    s = requests.Session()
+    r = s.post(base + "/api/login", json={"user": "alice", "password": PASSWORD},
+               verify=str(crt), timeout=30)
+    assert r.status_code == 200, r.text
+    assert "; Secure" in r.headers["Set-Cookie"]
+    assert s.get(base + "/api/info", verify=str(crt), timeout=30).status_code == 200
