@@ -17,7 +17,8 @@ enum { M_CO = 1 << MODE_COORDINATOR, M_WO = 1 << MODE_WORKER,
        M_WKS = 1 << MODE_WORKERS, M_CAN = 1 << MODE_CANCEL, M_RET = 1 << MODE_RETRY,
        M_KEYS = 1 << MODE_KEYS, M_PW = 1 << MODE_PASSWD,
        M_CLI = M_SUB | M_JOB | M_JOBS | M_WKS | M_CAN | M_RET,
-       M_NODE = M_CO | M_WO, M_ALL = 0xffff };
+       M_NODE = M_CO | M_WO, M_ALL = 0x7fff,
+       M_ARGV_ONLY = 1 << 15 };   /* never from the environment: a destructive switch */
 
 typedef enum { T_STR, T_UINT, T_INT, T_BOOL, T_DUR, T_SIZE } ftype_t;
 
@@ -58,7 +59,7 @@ static const flag_t s_flags[] = {
     { "name", M_WO | M_KEYS, T_STR, O(name), NULL, "worker name (default: host name); keys: a note on the key" },
     { "scope", M_KEYS, T_STR, O(scope), "read", "keys create: admin, read, submit:ROLE, submit:*, comma-separated" },
     { "user", M_PW, T_STR, O(user), NULL, "passwd: the UI user (1-64 of A-Z a-z 0-9 . _ @ -); the password is read from stdin" },
-    { "delete", M_PW, T_BOOL, O(delete_user), "false", "passwd: delete the user instead" },
+    { "delete", M_PW | M_ARGV_ONLY, T_BOOL, O(delete_user), "false", "passwd: delete the user instead" },
     { "id", M_WO, T_STR, O(id), NULL, "worker id, the registration key (default: the name)" },
     { "labels", M_WO, T_STR, O(labels), "", "labels k=v,k2=v2 that jobs can require with --where" },
     { "allow-command", M_WO, T_STR, O(allow_command), "", "only these executables may run, absolute paths PATH,... (a shell role needs /bin/sh; echo and sleep always run; empty: any)" },
@@ -209,7 +210,8 @@ static int s_defaults_and_env(config_t *cfg, int argc, char **argv, char *err, s
             continue;
         char env[64];
         s_env_name(f, env, sizeof env);
-        const char *v = s_on_command_line(f, argc, argv) ? NULL : getenv(env);
+        const char *v = s_on_command_line(f, argc, argv) || (f->modes & M_ARGV_ONLY)
+                            ? NULL : getenv(env);
         if (f->def && s_set(cfg, f, f->def, err, errlen) != 0)
             return -1;
         if (v && s_set(cfg, f, v, err, errlen) != 0) {
@@ -399,7 +401,7 @@ static void s_flag_help(FILE *out, const flag_t *f)
     fprintf(out, "  %-22s %s", left, f->help);
     if (f->def && *f->def && f->type != T_BOOL)
         fprintf(out, " [%s]", f->def);
-    fprintf(out, " (%s)\n", env);
+    fprintf(out, " (%s)\n", (f->modes & M_ARGV_ONLY) ? "command line only" : env);
 }
 
 void config_usage(FILE *out, node_mode_t mode)
