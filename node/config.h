@@ -18,6 +18,7 @@ typedef enum {
     MODE_COORDINATOR, MODE_WORKER,
     MODE_SUBMIT, MODE_JOB, MODE_JOBS, MODE_WORKERS, MODE_CANCEL, MODE_RETRY,
     MODE_KEYS,                /* local: works on DIR/auth, no coordinator needed */
+    MODE_JOINTOKEN,           /* local too: join tokens in DIR/auth */
     MODE_COUNT
 } node_mode_t;
 
@@ -37,6 +38,13 @@ typedef struct {
     uint32_t http_worker_timeout_ms;
     /* keys */
     const char *scope;
+    /* join-token */
+    uint32_t ttl_ms, uses;
+    const char *revoke;
+    bool list;
+    /* CURVE (coordinator, worker, CLI) */
+    bool insecure;
+    const char *join, *key_dir;
     /* worker */
     const char *coordinator, *id, *name, *roles, *labels, *work_dir;
     const char *allow_command;  /* PATH,... or "" (any) */

@@ -7,6 +7,7 @@
     commit: credentials change rarely and must not come back after a revoke.
 */
 #include "store/auth.h"
+#include "store/auth_int.h"
 #include "mesh/clock.h"
 #include "mesh/role.h"
 
@@ -23,10 +24,6 @@
 #define S_SECRET 32
 #define S_HEAD (1 + S_HASH + 8)
 
-struct auth {
-    MDB_env *env;             /* DIR/auth */
-    MDB_dbi keys;             /* id -> record */
-};
 
 static int s_fail(char *err, size_t errlen, const char *what, int rc)
 {
@@ -38,7 +35,9 @@ static int s_open_db(auth_t *a, char *err, size_t errlen)
 {
     MDB_txn *txn;
     int rc = mdb_txn_begin(a->env, NULL, 0, &txn);
-    if (rc == 0 && (rc = mdb_dbi_open(txn, "keys", MDB_CREATE, &a->keys)) == 0)
+    if (rc == 0 && (rc = mdb_dbi_open(txn, "keys", MDB_CREATE, &a->keys)) == 0 &&
+        (rc = mdb_dbi_open(txn, "tokens", MDB_CREATE, &a->tokens)) == 0 &&
+        (rc = mdb_dbi_open(txn, "peers", MDB_CREATE, &a->peers)) == 0)
         rc = mdb_txn_commit(txn);
     else if (rc == 0)
         mdb_txn_abort(txn);
