@@ -113,11 +113,28 @@ int curve_pair_load(const char *dir, const char *name, curve_pair_t *out, char *
     return 1;
 }
 
+/* mkdir -p, each new directory 0700. */
+static int s_mkdirs(const char *dir)
+{
+    char path[4096];
+    if ((size_t) snprintf(path, sizeof path, "%s", dir) >= sizeof path)
+        return -1;
+    for (char *p = path + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(path, 0700) != 0 && errno != EEXIST)
+            return -1;
+        *p = '/';
+    }
+    return mkdir(path, 0700) != 0 && errno != EEXIST ? -1 : 0;
+}
+
 int curve_pair_save(const char *dir, const char *name, const curve_pair_t *p, char *err,
                     size_t errlen)
 {
     char path[4096];
-    if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+    if (s_mkdirs(dir) != 0) {
         snprintf(err, errlen, "cannot create %s: %s", dir, strerror(errno));
         return -1;
     }
