@@ -683,6 +683,20 @@ static bool s_dec_api(s_ctx_t *c, const msgpack_object *f, pb_msg_t *m)
         && s_str(c, f, 2, "body", &a->body);
 }
 
+static bool s_dec_enroll(s_ctx_t *c, const msgpack_object *f, pb_msg_t *m)
+{
+    pb_enroll_t *e = &m->u.enroll;
+    return s_str(c, f, 0, "kind", &e->kind)
+        && s_str(c, f, 1, "public_key", &e->public_key)
+        && s_str(c, f, 2, "id", &e->id)
+        && s_str(c, f, 3, "name", &e->name);
+}
+
+static bool s_dec_enrolled(s_ctx_t *c, const msgpack_object *f, pb_msg_t *m)
+{
+    return s_str(c, f, 0, "user_id", &m->u.enrolled.user_id);
+}
+
 /* ---- the command table -------------------------------------------------- */
 
 typedef struct {
@@ -714,6 +728,8 @@ static const s_cmd_info_t s_cmds[PB_CMD_COUNT] = {
     [PB_REPLY]     = { "REPLY", 2, s_dec_reply },
     [PB_RESULT]    = { "RESULT", 1, s_dec_result },
     [PB_ERROR]     = { "ERROR", 3, s_dec_error },
+    [PB_ENROLL]    = { "ENROLL", 4, s_dec_enroll },
+    [PB_ENROLLED]  = { "ENROLLED", 1, s_dec_enrolled },
 };
 
 uint64_t pb_req_id(const pb_msg_t *m)
@@ -1178,4 +1194,19 @@ char *pb_str_dup(pb_str_t s)
     memcpy(d, s.ptr, s.len);
     d[s.len] = '\0';
     return d;
+}
+
+void pb_enc_enroll(pb_buf_t *b, const pb_enroll_t *m)
+{
+    pb_w_begin(b, PB_ENROLL, 4);
+    pb_w_pstr(b, m->kind);
+    pb_w_pstr(b, m->public_key);
+    pb_w_pstr(b, m->id);
+    pb_w_pstr(b, m->name);
+}
+
+void pb_enc_enrolled(pb_buf_t *b, const char *user_id)
+{
+    pb_w_begin(b, PB_ENROLLED, 1);
+    pb_w_cstr(b, user_id);
 }

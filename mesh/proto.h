@@ -37,6 +37,8 @@ typedef enum {
     PB_SUBMITTED, PB_REPLY, PB_RESULT,
     /* either direction */
     PB_ERROR,
+    /* enrollment (a joining node -> coordinator, and its answer) */
+    PB_ENROLL, PB_ENROLLED,
     PB_CMD_COUNT
 } pb_cmd_t;
 
@@ -199,6 +201,20 @@ typedef struct {
     pb_str_t body;
 } pb_api_t;
 
+/* ENROLL: a node that holds a join token asks to have its own CURVE public
+   key admitted as a worker or a client (docs/PROTOCOL.md). ENROLLED names
+   the identity the key now has ("w:ID" or "c:ID"). */
+typedef struct {
+    pb_str_t kind;             /* "worker" or "client" */
+    pb_str_t public_key;       /* Z85, 40 characters */
+    pb_str_t id;               /* worker id, or the client's name */
+    pb_str_t name;             /* a name for people */
+} pb_enroll_t;
+
+typedef struct {
+    pb_str_t user_id;
+} pb_enrolled_t;
+
 typedef struct {
     pb_cmd_t cmd;
     union {
@@ -215,6 +231,8 @@ typedef struct {
         pb_reply_t reply;      /* REPLY, RESULT */
         pb_error_t error;
         pb_api_t api;
+        pb_enroll_t enroll;
+        pb_enrolled_t enrolled;
     } u;
     msgpack_unpacked unpacked; /* owns every pointer above */
 } pb_msg_t;
@@ -290,6 +308,8 @@ void pb_enc_submitted(pb_buf_t *b, uint64_t req_id,
                       const pb_submitted_item_t *items, uint32_t n);
 void pb_enc_api(pb_buf_t *b, uint64_t req_id, const char *op, const char *body, size_t len);
 void pb_enc_error(pb_buf_t *b, uint64_t req_id, const char *code, const char *message);
+void pb_enc_enroll(pb_buf_t *b, const pb_enroll_t *m);
+void pb_enc_enrolled(pb_buf_t *b, const char *user_id);
 /* REPLY: write the header, then the caller writes one body value.
    RESULT: write the header, then the caller writes njobs job maps. */
 void pb_enc_reply_begin(pb_buf_t *b, uint64_t req_id);

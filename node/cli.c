@@ -8,9 +8,12 @@
 #include "mesh/clock.h"
 #include "mesh/kv.h"
 #include "node/client.h"
+#include "node/enroll.h"
 #include "node/mpjson.h"
 
 #include <jansson.h>
+#include <sodium.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -327,9 +330,51 @@ static int s_query(const config_t *cfg, client_t *cl, pb_buf_t *b)
     return CLI_OK;
 }
 
-int cli_run(const config_t *cfg)
+/* The CLI's key directory: --key-dir, else $HOME/.config/popebot. */
+static const char *s_key_dir(const config_t *cfg, char *buf, size_t cap)
 {
-    client_t *cl = client_new(cfg->coordinator, cfg->max_message ? cfg->max_message : 16 << 20);
+    const char *home = getenv("HOME");
+    if (cfg->key_dir)
+        return cfg->key_dir;
+    if (!home || !*home)
+        return NULL;
+    snprintf(buf, cap, "%s/.config", home);
+    mkdir(buf, 0700);
+    snprintf(buf, cap, "%s/.config/popebot", home);
+    return buf;
+}
+
+/* The CURVE identity and the endpoint to use (enrolling with --join once). */
+static int s_identity(config_t *cfg, curve_client_t *curve, char *endpoint, size_t cap)
+{
+    char dir[4096], name[32], err[400];
+    unsigned char raw[4];
+    randombytes_buf(raw, sizeof raw);
+    snprintf(name, sizeof name, "cli-%02x%02x%02x%02x", raw[0], raw[1], raw[2], raw[3]);
+    enroll_req_t r = {
+        .kind = "client", .id = name, .name = name, .token = cfg->join,
+        .key_dir = s_key_dir(cfg, dir, sizeof dir), .data_dir = cfg->data_dir,
+        .insecure = cfg->insecure, .timeout_ms = cfg->timeout_ms,
+    };
+    endpoint[0] = '\0';
+    if (enroll_resolve(&r, curve, endpoint, cap, err, sizeof err) != 0)
+        return s_fail(CLI_USAGE, "%s", err);
+    if (!cfg->coordinator)
+        cfg->coordinator = endpoint[0] ? endpoint : CLI_DEFAULT_COORDINATOR;
+    return CLI_OK;
+}
+
+int cli_run(const config_t *cfg_in)
+{
+    config_t c = *cfg_in, *cfg = &c;
+    curve_client_t curve;
+    char endpoint[512];
+    int id = s_identity(cfg, &curve, endpoint, sizeof endpoint);
+    if (id != CLI_OK)
+        return id;
+    client_t *cl = client_new(cfg->coordinator, cfg->max_message ? cfg->max_message : 16 << 20,
+                              &curve);
+    sodium_memzero(&curve, sizeof curve);
     if (!cl)
         return s_fail(CLI_USAGE, "cannot use coordinator endpoint '%s'", cfg->coordinator);
     pb_buf_t b;

@@ -10,6 +10,8 @@
 
 #include "node/config.h"
 
+#define CLI_DEFAULT_COORDINATOR "tcp://127.0.0.1:5555"
+
 enum { CLI_OK = 0, CLI_JOB_FAILED = 1, CLI_USAGE = 2, CLI_TIMEOUT = 3, CLI_REFUSED = 4 };
 
 int cli_run(const config_t *cfg);

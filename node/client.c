@@ -15,7 +15,7 @@ struct client {
     void *sock;               /* DEALER connected to the coordinator */
 };
 
-client_t *client_new(const char *endpoint, uint32_t max_message)
+client_t *client_new(const char *endpoint, uint32_t max_message, const curve_client_t *curve)
 {
     client_t *c = calloc(1, sizeof *c);
     if (!c)
@@ -30,7 +30,7 @@ client_t *client_new(const char *endpoint, uint32_t max_message)
     }
     zmq_setsockopt(c->sock, ZMQ_LINGER, &linger, sizeof linger);
     zmq_setsockopt(c->sock, ZMQ_MAXMSGSIZE, &maxsize, sizeof maxsize);
-    if (zmq_connect(c->sock, endpoint) != 0)
+    if (curve_client_apply(c->sock, curve) != 0 || zmq_connect(c->sock, endpoint) != 0)
         client_destroy(&c);
     return c;
 }

@@ -8,10 +8,12 @@
 
 #include <stdint.h>
 #include "mesh/proto.h"
+#include "mesh/curve.h"
 
 typedef struct client client_t;
 
-client_t *client_new(const char *endpoint, uint32_t max_message);
+/* curve: the identity to connect with, or NULL / off for plaintext. */
+client_t *client_new(const char *endpoint, uint32_t max_message, const curve_client_t *curve);
 void client_destroy(client_t **self_p);
 
 /* Send the encoded message in b. Returns 0 or -1. */

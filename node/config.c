@@ -15,7 +15,7 @@
 enum { M_CO = 1 << MODE_COORDINATOR, M_WO = 1 << MODE_WORKER,
        M_SUB = 1 << MODE_SUBMIT, M_JOB = 1 << MODE_JOB, M_JOBS = 1 << MODE_JOBS,
        M_WKS = 1 << MODE_WORKERS, M_CAN = 1 << MODE_CANCEL, M_RET = 1 << MODE_RETRY,
-       M_KEYS = 1 << MODE_KEYS, M_PW = 1 << MODE_PASSWD,
+       M_KEYS = 1 << MODE_KEYS, M_PW = 1 << MODE_PASSWD, M_JT = 1 << MODE_JOINTOKEN,
        M_CLI = M_SUB | M_JOB | M_JOBS | M_WKS | M_CAN | M_RET,
        M_NODE = M_CO | M_WO, M_ALL = 0x7fff,
        M_ARGV_ONLY = 1 << 15 };   /* never from the environment: a destructive switch */
@@ -35,7 +35,14 @@ typedef struct {
 
 static const flag_t s_flags[] = {
     { "bind", M_CO, T_STR, O(bind), "tcp://127.0.0.1:5555", "ROUTER endpoint for workers and clients" },
-    { "data-dir", M_CO | M_KEYS | M_PW, T_STR, O(data_dir), "./popebot-data", "the LMDB store (created 0700)" },
+    { "data-dir", M_CO | M_KEYS | M_PW | M_JT | M_CLI, T_STR, O(data_dir), "./popebot-data", "the LMDB store (created 0700); CLI: beside the coordinator, its local CURVE key is used from here" },
+    { "insecure", M_NODE | M_CLI, T_BOOL, O(insecure), "false", "no CURVE: plaintext, unauthenticated mesh socket (both sides must say so; logs a warning)" },
+    { "join", M_WO | M_CLI, T_STR, O(join), NULL, "join token (from `join-token`): enroll this node's own key, once; later starts reuse it" },
+    { "key-dir", M_WO | M_CLI, T_STR, O(key_dir), NULL, "this node's CURVE keys (0700; default worker: popebot-keys-ID beside --work-dir, CLI: $HOME/.config/popebot)" },
+    { "ttl", M_JT, T_DUR, O(ttl_ms), "24h", "join-token: valid this long (0: until revoked)" },
+    { "uses", M_JT, T_UINT, O(uses), "0", "join-token: enrollments it allows (0: any number)" },
+    { "revoke", M_JT | M_ARGV_ONLY, T_STR, O(revoke), NULL, "join-token: revoke the token with this ID" },
+    { "list", M_JT, T_BOOL, O(list), "false", "join-token: list tokens (never their secrets)" },
     { "durability", M_CO, T_STR, O(durability), "sync", "sync: fsync before acknowledging; none: no fsync, an OS crash can lose recent jobs" },
     { "roles-file", M_CO, T_STR, O(roles_file), NULL, "JSON role definitions {\"roles\":[...]}" },
     { "http", M_CO, T_STR, O(http), "127.0.0.1:8080", "HTTP API ADDR:PORT, or off" },
@@ -53,7 +60,7 @@ static const flag_t s_flags[] = {
     { "store-map-size", M_CO, T_SIZE, O(store_map_size), "64G", "address space for the LMDB map (the file grows as used)" },
     { "store-reserve", M_CO, T_SIZE, O(store_reserve), "256M", "refuse new jobs when the disk has less free than this" },
     { "job-log-max", M_CO, T_SIZE, O(job_log_max), "10M", "output kept per job (the tail; older output is dropped)" },
-    { "coordinator", M_WO | M_CLI, T_STR, O(coordinator), "tcp://127.0.0.1:5555", "coordinator endpoint" },
+    { "coordinator", M_WO | M_CLI | M_JT, T_STR, O(coordinator), NULL, "coordinator endpoint (default: the one enrolled with, else tcp://127.0.0.1:5555); join-token: as workers will reach it" },
     { "roles", M_WO, T_STR, O(roles), "echo,sleep", "roles this worker serves, comma-separated" },
     { "slots", M_WO, T_UINT, O(slots), "4", "jobs run at once" },
     { "name", M_WO | M_KEYS, T_STR, O(name), NULL, "worker name (default: host name); keys: a note on the key" },
@@ -72,7 +79,7 @@ static const flag_t s_flags[] = {
     { "liveness", M_NODE, T_UINT, O(liveness), "3", "missed heartbeats before a peer is dead" },
     { "max-message", M_NODE, T_UINT, O(max_message), "16777216", "largest message accepted, bytes" },
     { "timeout", M_CLI, T_DUR, O(timeout_ms), "10s", "give up when the coordinator does not answer" },
-    { "json", M_CLI | M_KEYS, T_BOOL, O(json), "false", "print JSON instead of text" },
+    { "json", M_CLI | M_KEYS | M_JT, T_BOOL, O(json), "false", "print JSON instead of text" },
     { "payload", M_SUB, T_STR, O(payload), "{}", "job payload: JSON text, or @FILE" },
     { "where", M_SUB, T_STR, O(where), "", "labels the worker must have, k=v,k2=v2" },
     { "priority", M_SUB, T_INT, O(priority), "0", "higher runs first" },
@@ -88,7 +95,7 @@ static const flag_t s_flags[] = {
 
 static const char *s_mode_names[MODE_COUNT] = {
     "", "coordinator", "worker", "submit", "job", "jobs", "workers", "cancel", "retry", "keys",
-    "passwd"
+    "passwd", "join-token"
 };
 
 const char *config_mode_name(node_mode_t mode)
@@ -391,6 +398,9 @@ static const char *s_synopsis[MODE_COUNT] = {
     "  popebot-node keys revoke ID --data-dir=DIR",
     "popebot-node passwd --data-dir=DIR --user=NAME < password   (sets a UI login; one line, 12+ bytes)\n"
     "  popebot-node passwd --data-dir=DIR --user=NAME --delete",
+    "popebot-node join-token --data-dir=DIR [--ttl=24h] [--uses=N] [--coordinator=EP]   (prints a token)\n"
+    "  popebot-node join-token --list --data-dir=DIR [--json]\n"
+    "  popebot-node join-token --revoke=ID --data-dir=DIR",
 };
 
 static void s_flag_help(FILE *out, const flag_t *f)
@@ -425,7 +435,8 @@ void config_usage(FILE *out, node_mode_t mode)
     if (mode == MODE_PASSWD)
         fprintf(out, "\nexit codes: 0 ok; 2 usage (a bad name, or an empty, short or long password);\n"
                      "4 no such user (--delete); 5 the store cannot be used.\n");
-    if (mode >= MODE_SUBMIT && mode != MODE_KEYS && mode != MODE_PASSWD)
+    if (mode >= MODE_SUBMIT && mode != MODE_KEYS && mode != MODE_PASSWD &&
+        mode != MODE_JOINTOKEN)
         fprintf(out, "\nexit codes: 0 ok; 1 the job did not succeed (submit --wait); 2 usage;\n"
                      "3 the coordinator did not answer in time; 4 refused by the coordinator.\n");
 }

@@ -19,6 +19,7 @@ typedef enum {
     MODE_SUBMIT, MODE_JOB, MODE_JOBS, MODE_WORKERS, MODE_CANCEL, MODE_RETRY,
     MODE_KEYS,                /* local: works on DIR/auth, no coordinator needed */
     MODE_PASSWD,              /* local too: UI users' passwords in DIR/auth */
+    MODE_JOINTOKEN,           /* local too: join tokens in DIR/auth */
     MODE_COUNT
 } node_mode_t;
 
@@ -41,6 +42,13 @@ typedef struct {
     /* passwd */
     const char *user;
     bool delete_user;
+    /* join-token */
+    uint32_t ttl_ms, uses;
+    const char *revoke;
+    bool list;
+    /* CURVE (coordinator, worker, CLI) */
+    bool insecure;
+    const char *join, *key_dir;
     /* worker */
     const char *coordinator, *id, *name, *roles, *labels, *work_dir;
     const char *allow_command;  /* PATH,... or "" (any) */

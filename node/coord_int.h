@@ -62,6 +62,8 @@ typedef struct {
     void *api;                /* the in-process ROUTER for the HTTP layer (API allowed) */
     void *cur_sock;           /* socket of the message being handled; router otherwise */
     struct auth *auth;        /* credentials (DIR/auth): worker tokens of registrations */
+    void *zap;                /* REP answering libzmq's ZAP requests; NULL with --insecure */
+    bool secure;              /* CURVE on the router (no --insecure) */
     struct web *web;          /* the HTTP server, or NULL with --http=off */
     roleset_t roles;          /* role definitions */
     sched_t *sched;           /* ready queues */
@@ -92,6 +94,14 @@ typedef struct {
     uint64_t store_used;      /* bytes of the store in use, at the last room check */
 } coord_t;
 
+
+/* coord_curve.c: CURVE keys, the ZAP handler, identity rules, ENROLL. */
+int coord_curve_open(coord_t *c);            /* before the router binds */
+void coord_zap_serve(coord_t *c);            /* answer pending ZAP requests */
+/* Whether the message may be handled; if not, the peer has its ERROR. */
+bool coord_curve_admit(coord_t *c, const rid_t *rid, const pb_msg_t *msg);
+void coord_enroll(coord_t *c, const rid_t *rid, const pb_msg_t *msg);
+void coord_curve_forget_worker(coord_t *c, const char *id);
 
 /* Send out->data to one routing id; counts unroutable peers. */
 int coord_send(coord_t *c, const void *rid, size_t rid_size);

@@ -90,6 +90,8 @@ static int s_open_socket(coord_t *c)
     if (!c->router)
         return -1;
     zmq_setsockopt(c->router, ZMQ_MAXMSGSIZE, &maxsize, sizeof maxsize);
+    if (coord_curve_open(c) != 0)
+        return -1;
     if (zmq_bind(c->router, c->opts->bind) != 0) {
         log_msg(LL_ERROR, "coordinator", "cannot bind %s: %s", c->opts->bind,
                 zmq_strerror(errno));
@@ -174,6 +176,8 @@ static void s_fini(coord_t *c)
         zmq_close(c->router);
     if (c->api)
         zmq_close(c->api);
+    if (c->zap)
+        zmq_close(c->zap);
     if (c->zctx)
         zmq_ctx_term(c->zctx);
     zhashx_destroy(&c->by_rid);
@@ -240,7 +244,11 @@ static void s_handle(coord_t *c, const rid_t *rid, zmq_msg_t *body)
             s_malformed(c, rid, &err);
         return;
     }
-    if (msg->cmd == PB_API && rid->sock == c->api)
+    if (!coord_curve_admit(c, rid, msg))
+        ;                       /* refused: the peer has its ERROR */
+    else if (msg->cmd == PB_ENROLL)
+        coord_enroll(c, rid, msg);
+    else if (msg->cmd == PB_API && rid->sock == c->api)
         coord_api_msg(c, rid, &msg->u.api);
     else if (msg->cmd == PB_API)
         coord_send_error(c, rid, msg->u.api.req_id, "forbidden",
@@ -341,18 +349,20 @@ static long s_poll_ms(const coord_t *c)
 
 static int s_loop(coord_t *c, int sigfd)
 {
-    zmq_pollitem_t items[3] = {
+    zmq_pollitem_t items[4] = {
         { c->router, 0, ZMQ_POLLIN, 0 },
         { NULL, sigfd, ZMQ_POLLIN, 0 },
         { c->api, 0, ZMQ_POLLIN, 0 },
+        { c->zap, 0, ZMQ_POLLIN, 0 },
     };
     for (;;) {
-        if (zmq_poll(items, 3, s_poll_ms(c)) < 0 && errno != EINTR) {
+        if (zmq_poll(items, c->zap ? 4 : 3, s_poll_ms(c)) < 0 && errno != EINTR) {
             log_msg(LL_ERROR, "coordinator", "poll: %s", zmq_strerror(errno));
             return 1;
         }
         if ((items[1].revents & ZMQ_POLLIN) && s_signalled(sigfd))
             return 0;
+        coord_zap_serve(c);
         for (int n = 0; n < BATCH_MAX && s_recv_one(c, c->router) == 1; n++)
             ;
         for (int n = 0; n < BATCH_MAX && s_recv_one(c, c->api) == 1; n++)

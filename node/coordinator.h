@@ -18,6 +18,7 @@ typedef struct {
     const char *bind;          /* endpoint, e.g. tcp://127.0.0.1:5555 */
     const char *roles_file;    /* JSON role definitions, or NULL */
     const char *data_dir;      /* the LMDB store; created 0700 if missing */
+    bool insecure;             /* plaintext mesh socket: no CURVE, no ZAP */
     bool durable;              /* fsync each turn's commit before acknowledging */
     uint32_t heartbeat_ms;     /* the coordinator's heartbeat interval */
     uint32_t liveness;         /* announced to workers in WELCOME */

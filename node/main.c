@@ -12,12 +12,16 @@
 #include "node/cli.h"
 #include "node/config.h"
 #include "node/coordinator.h"
+#include "node/enroll.h"
+#include "node/jointoken_cli.h"
 #include "node/keys_cli.h"
 #include "node/log.h"
 #include "node/passwd_cli.h"
 #include "node/worker.h"
 
+#include <libgen.h>
 #include <signal.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,7 +62,7 @@ static int s_coordinator(const config_t *cfg, int sigfd)
         .http_max_body = cfg->http_max_body, .http_threads = cfg->http_threads,
         .queue_limit = cfg->queue_limit, .http_follow_max_ms = cfg->http_follow_max_ms,
         .http_worker_timeout_ms = cfg->http_worker_timeout_ms,
-        .tls_cert = cfg->tls_cert, .tls_key = cfg->tls_key,
+        .tls_cert = cfg->tls_cert, .tls_key = cfg->tls_key, .insecure = cfg->insecure,
     };
     return coordinator_run(&o, sigfd);
 }
@@ -77,6 +81,38 @@ static char **s_split(const char *list, size_t *n)
         out[(*n)++] = strdup(tok);
     free(copy);
     return out;
+}
+
+/* The worker's CURVE identity, enrolling with --join the first time; the
+   endpoint it names fills in a missing --coordinator. 0 or 1 (printed). */
+static int s_worker_identity(const config_t *cfg, worker_opts_t *o, curve_client_t *curve,
+                             char *endpoint, size_t cap)
+{
+    char keys[4096], parent[4096], err[400];
+    snprintf(parent, sizeof parent, "%s", o->work_dir);
+    if (cfg->key_dir)
+        snprintf(keys, sizeof keys, "%s", cfg->key_dir);
+    else
+        snprintf(keys, sizeof keys, "%s/popebot-keys-%s", dirname(parent), o->id);
+    enroll_req_t r = {
+        .kind = "worker", .id = o->id, .name = o->name, .token = cfg->join, .key_dir = keys,
+        .insecure = cfg->insecure, .timeout_ms = 30000,
+    };
+    endpoint[0] = '\0';
+    if (enroll_resolve(&r, curve, endpoint, cap, err, sizeof err) != 0) {
+        log_msg(LL_ERROR, "worker", "%s", err);
+        return 1;
+    }
+    if (cfg->insecure)
+        log_msg(LL_WARN, "worker", "--insecure: PLAINTEXT mesh connection; the coordinator is "
+                "not authenticated and anyone on the path can read and send jobs");
+    else
+        log_msg(LL_INFO, "worker", "CURVE on (keys in %s), coordinator key %s", keys,
+                curve->server_pub);
+    o->coordinator = cfg->coordinator ? cfg->coordinator
+                   : endpoint[0] ? endpoint : CLI_DEFAULT_COORDINATOR;
+    o->curve = curve;
+    return 0;
 }
 
 static int s_worker(const config_t *cfg, int sigfd)
@@ -104,11 +140,14 @@ static int s_worker(const config_t *cfg, int sigfd)
     const char *tmp = getenv("TMPDIR");
     snprintf(dir, sizeof dir, "%s/popebot-%s", tmp && *tmp ? tmp : "/tmp", o.id);
     o.work_dir = cfg->work_dir ? cfg->work_dir : dir;
+    curve_client_t curve;
+    char endpoint[512];
     int rc = 2;
     if (!o.roles || o.nroles == 0)
         fprintf(stderr, "popebot-node: --roles: name at least one role\n");
-    else
+    else if ((rc = s_worker_identity(cfg, &o, &curve, endpoint, sizeof endpoint)) == 0)
         rc = worker_run(&o, sigfd);
+    sodium_memzero(&curve, sizeof curve);
     for (size_t i = 0; o.roles && i < o.nroles; i++)
         free(o.roles[i]);
     free(o.roles);
@@ -140,6 +179,8 @@ int main(int argc, char **argv)
         return keys_cli_run(&cfg);
     if (cfg.mode == MODE_PASSWD)
         return passwd_cli_run(&cfg);
+    if (cfg.mode == MODE_JOINTOKEN)
+        return jointoken_cli_run(&cfg);
     if (cfg.mode >= MODE_SUBMIT)
         return cli_run(&cfg);
     int sigfd = s_signalfd();

@@ -333,6 +333,7 @@ s_connect(s_worker_t *w, int64_t now)
     if (!s || zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof linger) < 0
         || zmq_setsockopt(s, ZMQ_IMMEDIATE, &immediate, sizeof immediate) < 0
         || zmq_setsockopt(s, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg) < 0
+        || curve_client_apply(s, w->opts->curve) < 0
         || zmq_connect(s, w->opts->coordinator) < 0) {
         int e = errno;
         if (s)

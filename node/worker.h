@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include "mesh/kv.h"
 #include "node/allowcmd.h"
+#include "mesh/curve.h"
 
 typedef struct {
     const char *coordinator;   /* endpoint, e.g. tcp://127.0.0.1:5555 */
@@ -30,6 +31,7 @@ typedef struct {
                                   set 0700) */
     const allowcmd_t *allow;   /* --allow-command; NULL or empty = any */
     uint32_t max_message;      /* largest frame accepted, bytes */
+    const curve_client_t *curve; /* CURVE identity and pinned coordinator key; off = plaintext */
 } worker_opts_t;
 
 /* Runs until drained. sigfd is a signalfd for SIGTERM and SIGINT (and

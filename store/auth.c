@@ -39,7 +39,9 @@ static int s_open_db(auth_t *a, char *err, size_t errlen)
     if (rc != 0)
         return s_fail(err, errlen, "opening", rc);
     if ((rc = mdb_dbi_open(txn, "keys", MDB_CREATE, &a->keys)) == 0 &&
-        (rc = mdb_dbi_open(txn, "users", MDB_CREATE, &a->users)) == 0)
+        (rc = mdb_dbi_open(txn, "users", MDB_CREATE, &a->users)) == 0 &&
+        (rc = mdb_dbi_open(txn, "tokens", MDB_CREATE, &a->tokens)) == 0 &&
+        (rc = mdb_dbi_open(txn, "peers", MDB_CREATE, &a->peers)) == 0)
         rc = mdb_txn_commit(txn);
     else
         mdb_txn_abort(txn);
@@ -61,7 +63,7 @@ auth_t *auth_open(const char *data_dir, char *err, size_t errlen)
     }
     auth_t *a = calloc(1, sizeof *a);
     int rc = a ? mdb_env_create(&a->env) : ENOMEM;
-    if (rc == 0 && ((rc = mdb_env_set_maxdbs(a->env, 4)) != 0 ||
+    if (rc == 0 && ((rc = mdb_env_set_maxdbs(a->env, 8)) != 0 ||
                     (rc = mdb_env_set_mapsize(a->env, S_MAP_SIZE)) != 0 ||
                     (rc = mdb_env_open(a->env, path, MDB_NOTLS, 0600)) != 0)) {
         mdb_env_close(a->env);

@@ -66,6 +66,15 @@ static void s_encode(pb_buf_t *b, const pb_msg_t *m)
         free(s1);
         free(s2);
         break;
+    case PB_ENROLL:
+        pb_enc_enroll(b, &m->u.enroll);
+        break;
+    case PB_ENROLLED:
+        s1 = pb_str_dup(m->u.enrolled.user_id);
+        FUZZ_CHECK(s1, "out of memory");
+        pb_enc_enrolled(b, s1);
+        free(s1);
+        break;
     default:
         FUZZ_CHECK(0, "pb_decode returned a message with no command");
     }

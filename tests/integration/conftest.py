@@ -11,7 +11,14 @@ Rules this harness keeps, so the suite passes on a loaded 2-core machine:
   its session (job process groups included), even when the test failed or
   pytest itself is killed (PR_SET_PDEATHSIG).
 - When a test fails, the tail of each node's log is attached to the report.
+- The mesh is secure (CURVE) unless a test sets mesh.insecure = True before
+  starting it, which it does only when it must speak plaintext (a raw peer
+  throwing garbage, a fake coordinator) and says why. Workers enroll with a
+  join token given in POPEBOT_JOIN (never on the command line, so it stays
+  out of the logs); the Python Client and the CLI use the coordinator's
+  local client key from DIR/curve.
 """
+import base64
 import atexit
 import ctypes
 import json
@@ -27,6 +34,7 @@ from pathlib import Path
 import msgpack
 import pytest
 import zmq
+import zmq.utils.z85
 
 REPO = Path(__file__).resolve().parents[2]
 PYTHON = sys.executable            # Debian's python3: also runs job probe scripts
@@ -36,6 +44,7 @@ PYTHON = sys.executable            # Debian's python3: also runs job probe scrip
 HEARTBEAT = "200ms"
 LIVENESS = "5"
 
+CLIENT_COMMANDS = ("submit", "job", "jobs", "workers", "cancel", "retry")
 TERMINAL = ("succeeded", "failed", "timed_out", "cancelled", "dead")
 
 
@@ -231,13 +240,21 @@ def _expand(obj):
     return obj
 
 
+def curve_setup(sock, curve):
+    """Make sock a CURVE client: curve = (server_pub, my_pub, my_secret), Z85
+    bytes; None leaves it plaintext."""
+    if curve:
+        sock.curve_serverkey, sock.curve_publickey, sock.curve_secretkey = curve
+
+
 class Client:
     """A DEALER speaking the client protocol: SUBMIT, JOB, JOBS, WORKERS, CANCEL."""
 
-    def __init__(self, endpoint):
+    def __init__(self, endpoint, curve=None):
         self.ctx = zmq.Context()
         self.sock = self.ctx.socket(zmq.DEALER)
         self.sock.setsockopt(zmq.LINGER, 0)
+        curve_setup(self.sock, curve)
         self.sock.connect(endpoint)
         self.req = random.randrange(1 << 20, 1 << 30)
         self.results = []          # RESULT pushes (job objects), in arrival order
@@ -315,12 +332,14 @@ class Client:
 
 
 class RawPeer:
-    """A bare DEALER for speaking (or mangling) the protocol by hand."""
+    """A bare DEALER for speaking (or mangling) the protocol by hand;
+    curve as for Client."""
 
-    def __init__(self, endpoint):
+    def __init__(self, endpoint, curve=None):
         self.ctx = zmq.Context()
         self.sock = self.ctx.socket(zmq.DEALER)
         self.sock.setsockopt(zmq.LINGER, 0)
+        curve_setup(self.sock, curve)
         self.sock.connect(endpoint)
 
     def send(self, *frames):
@@ -475,6 +494,28 @@ class CliResult:
         return f"CliResult(rc={self.rc}, out={self.out[-2000:]!r}, err={self.err[-2000:]!r})"
 
 
+def decode_token(token):
+    """(id, coordinator public Z85, join secret Z85, endpoint) of a join token."""
+    raw = token.strip()[len("pbj1_"):]
+    b = base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4))
+    return (b[:6].hex(), zmq.utils.z85.encode(b[6:38]), zmq.utils.z85.encode(b[38:70]),
+            b[70:].decode())
+
+
+def enroll(token, kind, node_id, timeout=10.0):
+    """Enroll a fresh key pair with a join token, as a node would; returns
+    (curve tuple for Client/RawPeer, the ENROLLED or ERROR message or None)."""
+    _, server, join_sec, endpoint = decode_token(token)
+    pub, sec = zmq.curve_keypair()
+    peer = RawPeer(endpoint, curve=(server, zmq.curve_public(join_sec), join_sec))
+    try:
+        peer.send(pack("ENROLL", kind, pub.decode(), node_id, node_id))
+        frame = peer.recv(timeout)
+        return (server, pub, sec), (unpack(frame) if frame else None)
+    finally:
+        peer.close()
+
+
 def run_cli(args, env=None, timeout=60.0, input=None):
     """Run `popebot-node ARGS` (input: bytes for its stdin, else none);
     returns CliResult (rc, stdout, stderr)."""
@@ -508,6 +549,8 @@ class Mesh:
         self._client = None
         self.roles_file = None
         self.fakes = []
+        self.insecure = False      # set before starting: a plaintext mesh (see the header)
+        self._token = None
 
     # -- nodes --
     @property
@@ -537,6 +580,8 @@ class Mesh:
                     f"--liveness={liveness}", "--log-level=debug"]
             if self.roles_file:
                 args.append(f"--roles-file={self.roles_file}")
+            if self.insecure:
+                args.append("--insecure")
             p = Proc(f"coordinator{self.coord_count}", args + list(extra), self.logs)
             self.procs.append(p)
             self.coord = p
@@ -560,6 +605,8 @@ class Mesh:
                 if "cannot bind" in text or "cannot serve HTTP" in text:
                     raise _BindFailed(text)
                 raise AssertionError(f"{p.name} exited with {p.popen.returncode}:\n{text[-3000:]}")
+            if not self.insecure and not (self.tmp / "data" / "curve" / "client.key").exists():
+                return False                     # its keys are not written yet
             try:
                 self.client.workers(timeout=1.0)
                 return True
@@ -580,7 +627,15 @@ class Mesh:
         if labels:
             args.append(f"--labels={labels}")
         os.makedirs(self.tmp / ("work-" + name), exist_ok=True)
-        env = clean_env(TMPDIR=str(self.tmp), **(env or {}))
+        env = dict(env or {})
+        if self.insecure:
+            args.append("--insecure")
+        else:
+            # one key dir per worker id, so a restarted worker reuses its keys
+            wid = next((a[5:] for a in extra if a.startswith("--id=")), name)
+            args.append(f"--key-dir={self.tmp / 'keys' / wid}")
+            env.setdefault("POPEBOT_JOIN", self.join_token())
+        env = clean_env(TMPDIR=str(self.tmp), **env)
         p = Proc(f"worker-{name}", args + list(extra), self.logs, env=env)
         self.procs.append(p)
         self.workers[name] = p
@@ -604,6 +659,34 @@ class Mesh:
             if w["name"] == name or w["id"] == name:
                 return w
         return None
+
+    # -- CURVE --
+    def join_token(self):
+        """A join token for this mesh (made once; no expiry, any number of uses)."""
+        if self._token is None:
+            r = run_cli(["join-token", f"--data-dir={self.tmp / 'data'}",
+                         f"--coordinator={self.endpoint}", "--ttl=0"])
+            assert r.rc == 0, r
+            self._token = r.out.strip().splitlines()[-1]
+        return self._token
+
+    @property
+    def curve(self):
+        """The local client identity (server_pub, pub, secret) for Client and
+        RawPeer, or None on an insecure mesh."""
+        if self.insecure:
+            return None
+        d = self.tmp / "data" / "curve"
+        return tuple((d / f).read_text().strip().encode()
+                     for f in ("server.pub", "client.pub", "client.key"))
+
+    def new_client(self):
+        """A Client of its own (the caller closes it)."""
+        return Client(self.endpoint, curve=self.curve)
+
+    def cli_flags(self):
+        """The flags that give the CLI its identity on this mesh."""
+        return ["--insecure"] if self.insecure else [f"--data-dir={self.tmp / 'data'}"]
 
     # -- HTTP --
     @property
@@ -633,7 +716,7 @@ class Mesh:
     @property
     def client(self):
         if self._client is None:
-            self._client = Client(self.endpoint)
+            self._client = Client(self.endpoint, curve=self.curve)
         return self._client
 
     def reset_client(self):
@@ -646,6 +729,9 @@ class Mesh:
         args = list(args)
         if coordinator and not any(a.startswith("--coordinator") for a in args):
             args.append(f"--coordinator={self.endpoint}")
+        if not any(a.split("=")[0] in ("--data-dir", "--join", "--insecure", "--key-dir")
+                   for a in args) and args and args[0] in CLIENT_COMMANDS:
+            args += self.cli_flags()
         return run_cli(args, env=env, timeout=timeout_s or 60)
 
     def submit(self, role, payload=None, **kw):

@@ -92,7 +92,7 @@ def test_port_in_use_stops_coordinator(mesh):
 
 def test_missing_positional_is_usage_error():
     for args in (["submit"], ["job"], ["cancel"]):
-        r = run_cli(args + ["--timeout=1s", "--coordinator=tcp://127.0.0.1:1"])
+        r = run_cli(args + ["--timeout=1s", "--coordinator=tcp://127.0.0.1:1", "--insecure"])
         assert r.rc == 2, (args, r)
     r = run_cli(["frobnicate"])
     assert r.rc == 2, r
@@ -111,8 +111,9 @@ def test_env_var_sets_flag():
 
 def test_no_coordinator_exits_3():
     ep = f"tcp://127.0.0.1:{free_port()}"      # nobody listens there
+    # --insecure: no CURVE identity is needed to find out that nobody answers
     for args in (["jobs"], ["workers", "--json"], ["submit", "echo"], ["job", "0123456789abcdef"]):
-        r = run_cli(args + ["--timeout=1s", f"--coordinator={ep}"], timeout=60)
+        r = run_cli(args + ["--timeout=1s", f"--coordinator={ep}", "--insecure"], timeout=60)
         assert r.rc == 3, (args, r)
         assert r.elapsed < 15, (args, r.elapsed)
         assert "coordinator" in r.err, (args, r)
@@ -123,12 +124,14 @@ def test_no_coordinator_timeout_from_env():
     # POPEBOT_TIMEOUT and POPEBOT_COORDINATOR stand in for the flags; the default
     # timeout is 10 s, so returning well before 15 s shows the 1 s came from the env.
     ep = f"tcp://127.0.0.1:{free_port()}"
-    r = run_cli(["workers"], env=clean_env(POPEBOT_TIMEOUT="1s", POPEBOT_COORDINATOR=ep))
+    r = run_cli(["workers"], env=clean_env(POPEBOT_TIMEOUT="1s", POPEBOT_COORDINATOR=ep,
+                                           POPEBOT_INSECURE="true"))
     assert r.rc == 3, r
     assert ep in r.err, r
     # The command line wins over the environment.
     r = run_cli(["workers", "--timeout=1s"], env=clean_env(POPEBOT_TIMEOUT="1h",
-                                                           POPEBOT_COORDINATOR=ep))
+                                                           POPEBOT_COORDINATOR=ep,
+                                                           POPEBOT_INSECURE="1"))
     assert r.rc == 3, r
     assert r.elapsed < 15, r.elapsed
 
@@ -144,7 +147,8 @@ def live(mesh):
 
 def test_env_coordinator_reaches_live_mesh(live):
     r = run_cli(["workers", "--json"], env=clean_env(POPEBOT_COORDINATOR=live.endpoint,
-                                                     POPEBOT_TIMEOUT="5s"))
+                                                     POPEBOT_TIMEOUT="5s",
+                                                     POPEBOT_DATA_DIR=live.tmp / "data"))
     assert r.rc == 0, r
     names = [w["name"] for w in json.loads(r.out)]
     assert names == ["w1"], r

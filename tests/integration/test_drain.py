@@ -1,7 +1,7 @@
 """SIGTERM drains a worker: running jobs finish, no new job is taken, exit 0."""
 import signal
 
-from conftest import RawPeer, done_items, hello, pack, wait_for
+from conftest import RawPeer, done_items, enroll, hello, pack, wait_for
 
 
 def slow_role(tmp_path, ms):
@@ -93,7 +93,9 @@ def test_rejected_lease_leaves_no_trace(mesh):
     """A draining worker gives back a lease it got before the coordinator knew:
     the job is queued again as if it had never been handed out."""
     mesh.start_coordinator()
-    fake = RawPeer(mesh.endpoint)
+    keys, answer = enroll(mesh.join_token(), "worker", "shy")    # a worker key of its own
+    assert answer and answer[2] == "ENROLLED", answer
+    fake = RawPeer(mesh.endpoint, curve=keys)
     try:
         fake.send(pack(*hello(worker_id="shy", roles=["echo"], slots=1, heartbeat_ms=200,
                               liveness=25)))
@@ -126,6 +128,7 @@ def test_rejected_lease_leaves_no_trace(mesh):
 def test_draining_worker_rejects_new_leases(mesh, tmp_path):
     """Seen from the coordinator's seat: after SIGTERM the worker says DRAIN,
     gives back any lease it is sent, finishes the one it runs, says BYE."""
+    mesh.insecure = True       # the fake coordinator is a plaintext ROUTER
     fake = mesh.start_fake_coordinator()
     w = mesh.start_worker("fw", roles="echo,sleep,slow", slots=2, wait=False)
     h = fake.expect("HELLO")

@@ -27,7 +27,7 @@ def test_stopped_worker_goes_offline_and_rejoins(mesh):
     mesh.start_coordinator()
     a = mesh.start_worker("a", slots=1)
     c = mesh.client
-    waiter = Client(mesh.endpoint)            # gets the RESULT push(es) of the job
+    waiter = mesh.new_client()                # gets the RESULT push(es) of the job
     try:
         jid = waiter.submit("sleep", {"ms": SLEEP_MS}, wait=True)
         wait_for(lambda: (lambda j: j["state"] == "running" and j["worker"] == "a")(c.job(jid)),

@@ -1,6 +1,7 @@
 """Worker registrations over HTTP (/api/clusters): create, read, change,
 delete; their live state for a real ZeroMQ worker; drain and resume; roles
 narrowed by an admin; deleting a connected worker."""
+import shutil
 import signal
 import time
 
@@ -192,9 +193,13 @@ def test_delete_a_connected_worker(mesh):
     assert mesh.worker_info("w1") is None
     assert mesh.http("GET", "/api/clusters/w1").status_code == 404
 
-    # created again, the id is welcome again
+    # created again, the id is welcome again, but only with a newly enrolled
+    # key: deleting the registration revoked the old one for good
     r = mesh.http("POST", "/api/clusters", json_body={"id": "w1", "name": "back",
                                                       "roles": ["echo"], "slots": 1})
     assert r.status_code == 201
+    w1.cleanup()
+    shutil.rmtree(mesh.tmp / "keys" / "w1")
+    mesh.start_worker("w1", roles="echo,sleep", slots=2, wait=False)
     got = wait_reg(mesh, "w1", "w1 to come back", lambda g: g["state"] == "online")
     assert got["name"] == "back" and got["roles"] == ["echo"]

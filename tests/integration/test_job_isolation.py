@@ -78,6 +78,7 @@ def lease(jid, role, command, payload="{}"):
 def test_assign_for_unserved_role_runs_nothing(mesh, tmp_path):
     """A coordinator (here a fake one) that assigns a role the worker did not
     offer gets "rejected", and the lease's command is never run."""
+    mesh.insecure = True       # the fake coordinator is a plaintext ROUTER
     fake = mesh.start_fake_coordinator()
     mesh.start_worker("picky", roles="echo", wait=False)
     fake.expect("HELLO")

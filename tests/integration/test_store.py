@@ -14,7 +14,7 @@ import time
 import msgpack
 import zmq
 
-from conftest import TERMINAL, ProtoError, pack, unpack, wait_for
+from conftest import TERMINAL, ProtoError, curve_setup, pack, unpack, wait_for
 
 
 def stream_until_killed(mesh, total, kill_after):
@@ -24,6 +24,7 @@ def stream_until_killed(mesh, total, kill_after):
     ctx = zmq.Context()
     s = ctx.socket(zmq.DEALER)
     s.setsockopt(zmq.LINGER, 0)
+    curve_setup(s, mesh.curve)
     s.connect(mesh.endpoint)
     acked, batches, sent, req = {}, {}, 0, 0
     killed = False

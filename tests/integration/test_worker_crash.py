@@ -76,7 +76,7 @@ def test_submit_wait_survives_requeue(mesh):
     a = mesh.start_worker("a", slots=1)
     c = mesh.client
     cli = subprocess.Popen([BIN, "submit", "sleep", '--payload={"ms": 2000}', "--wait", "--json",
-                            f"--coordinator={mesh.endpoint}", "--timeout=30s"],
+                            f"--coordinator={mesh.endpoint}", "--timeout=30s"] + mesh.cli_flags(),
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=clean_env())
     try:
         def running_on_a():

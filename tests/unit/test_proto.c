@@ -1317,7 +1317,7 @@ static void test_cmd_names(void **state)
     static const char *names[] = {
         "HELLO", "PING", "LOG", "DONE", "DRAIN", "BYE", "WELCOME", "PONG", "ASSIGN",
         "REVOKE", "SUBMIT", "JOB", "JOBS", "WORKERS", "CANCEL", "RETRY", "API", "SUBMITTED", "REPLY",
-        "RESULT", "ERROR",
+        "RESULT", "ERROR", "ENROLL", "ENROLLED",
     };
     assert_int_equal(T_N(names), PB_CMD_COUNT - 1);
     for (int c = PB_HELLO; c < PB_CMD_COUNT; c++)
@@ -1479,6 +1479,9 @@ static unsigned t_touch(const pb_msg_t *m)
         return t_sum(m->u.query.job_id) + t_sum(m->u.query.state) + t_sum(m->u.query.role);
     case PB_REPLY: case PB_RESULT: return t_sum_obj(m->u.reply.body);
     case PB_ERROR:   return t_sum(m->u.error.code) + t_sum(m->u.error.message);
+    case PB_ENROLL:  return t_sum(m->u.enroll.kind) + t_sum(m->u.enroll.public_key) +
+                            t_sum(m->u.enroll.id) + t_sum(m->u.enroll.name);
+    case PB_ENROLLED: return t_sum(m->u.enrolled.user_id);
     default:         return t_sum_lists(m);
     }
 }
