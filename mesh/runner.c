@@ -56,6 +56,7 @@ typedef struct {
     char chdir_msg[320];        /* "popebot: chdir WORK_DIR: " */
     size_t chdir_len;
     int open_max;               /* fallback bound if close_range fails */
+    const hide_t *hide;         /* covered in the child before exec, or NULL */
 } s_prep_t;
 
 static void __attribute__((format(printf, 3, 4)))
@@ -265,6 +266,9 @@ s_child(const s_prep_t *p, char *const *argv, char *const *envp)
         _exit(S_EXIT_FAILED);
     if (dup2(src[1], 1) < 0 || dup2(src[0], 0) < 0)
         s_child_fail(setup_msg, sizeof setup_msg - 1, errno);
+    static const char hide_msg[] = "popebot: hiding the worker's keys from the job: ";
+    if (p->hide && hide_apply(p->hide) != 0)
+        s_child_fail(hide_msg, sizeof hide_msg - 1, errno);
     if (fchdir(p->wd_fd) < 0)
         s_child_fail(p->chdir_msg, p->chdir_len, errno);
     if (close_range(3, ~0U, 0) < 0) {
@@ -323,6 +327,7 @@ s_prepare(const runner_spec_t *spec, s_prep_t *p, char *err, size_t errlen)
                                 spec->work_dir);
     long max = sysconf(_SC_OPEN_MAX);
     p->open_max = max > 0 && max < 65536 ? (int) max : 65536;
+    p->hide = spec->hide;
     return 0;
 }
 

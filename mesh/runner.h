@@ -21,6 +21,7 @@
 
 #include <stdbool.h>
 #include <sys/types.h>
+#include "mesh/hide.h"
 
 typedef struct {
     char *const *argv;        /* NULL-terminated; argv[0] is looked up in PATH
@@ -31,6 +32,8 @@ typedef struct {
     const char *path;         /* executable to run as is (e.g. what
                                  runner_resolve returned); NULL = resolve
                                  argv[0] as described above */
+    const hide_t *hide;       /* a directory the child must not see
+                                 (mesh/hide.h); NULL = none */
 } runner_spec_t;
 
 typedef struct {

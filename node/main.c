@@ -86,14 +86,14 @@ static char **s_split(const char *list, size_t *n)
 /* The worker's CURVE identity, enrolling with --join the first time; the
    endpoint it names fills in a missing --coordinator. 0 or 1 (printed). */
 static int s_worker_identity(const config_t *cfg, worker_opts_t *o, curve_client_t *curve,
-                             char *endpoint, size_t cap)
+                             char *endpoint, size_t cap, char *keys, size_t keys_cap)
 {
-    char keys[4096], parent[4096], err[400];
+    char parent[4096], err[400];
     snprintf(parent, sizeof parent, "%s", o->work_dir);
     if (cfg->key_dir)
-        snprintf(keys, sizeof keys, "%s", cfg->key_dir);
+        snprintf(keys, keys_cap, "%s", cfg->key_dir);
     else
-        snprintf(keys, sizeof keys, "%s/popebot-keys-%s", dirname(parent), o->id);
+        snprintf(keys, keys_cap, "%s/popebot-keys-%s", dirname(parent), o->id);
     enroll_req_t r = {
         .kind = "worker", .id = o->id, .name = o->name, .token = cfg->join, .key_dir = keys,
         .insecure = cfg->insecure, .timeout_ms = 30000,
@@ -112,6 +112,7 @@ static int s_worker_identity(const config_t *cfg, worker_opts_t *o, curve_client
     o->coordinator = cfg->coordinator ? cfg->coordinator
                    : endpoint[0] ? endpoint : CLI_DEFAULT_COORDINATOR;
     o->curve = curve;
+    o->key_dir = cfg->insecure ? NULL : keys;   /* jobs must not see it */
     return 0;
 }
 
@@ -141,11 +142,12 @@ static int s_worker(const config_t *cfg, int sigfd)
     snprintf(dir, sizeof dir, "%s/popebot-%s", tmp && *tmp ? tmp : "/tmp", o.id);
     o.work_dir = cfg->work_dir ? cfg->work_dir : dir;
     curve_client_t curve;
-    char endpoint[512];
+    char endpoint[512], keys[4096];
     int rc = 2;
     if (!o.roles || o.nroles == 0)
         fprintf(stderr, "popebot-node: --roles: name at least one role\n");
-    else if ((rc = s_worker_identity(cfg, &o, &curve, endpoint, sizeof endpoint)) == 0)
+    else if ((rc = s_worker_identity(cfg, &o, &curve, endpoint, sizeof endpoint, keys,
+                                             sizeof keys)) == 0)
         rc = worker_run(&o, sigfd);
     sodium_memzero(&curve, sizeof curve);
     for (size_t i = 0; o.roles && i < o.nroles; i++)

@@ -598,7 +598,7 @@ static int
 s_spawn(task_t *t, char **argv, char **envp, const char *stdin_path,
         char *err, size_t errlen)
 {
-    runner_spec_t spec = { argv, envp, t->work_dir, stdin_path, NULL };
+    runner_spec_t spec = { argv, envp, t->work_dir, stdin_path, NULL, t->ctx.hide };
     char *path = NULL;
     if (allowcmd_active(t->ctx.allow)
         && !(path = s_allowed_path(t, &spec, err, errlen)))

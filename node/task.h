@@ -32,6 +32,7 @@
 #include <zmq.h>
 #include "mesh/proto.h"
 #include "node/allowcmd.h"
+#include "mesh/hide.h"
 
 #define TASK_MAX_FDS      3             /* pidfd, stdout, stderr */
 #define TASK_LOG_SEND     (16 * 1024)   /* a buffer this full is sent at once */
@@ -49,6 +50,7 @@ typedef struct {
     uint32_t kill_grace_ms;     /* SIGTERM -> SIGKILL delay */
     const allowcmd_t *allow;    /* executables a command may run; NULL or
                                    empty = any (built-ins are never checked) */
+    const hide_t *hide;         /* a directory jobs must not see; NULL = none */
 } task_ctx_t;
 
 /* How one attempt ended: one item of a DONE message. Owns its strings. */

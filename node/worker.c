@@ -89,6 +89,7 @@ typedef struct {
 typedef struct {
     const worker_opts_t *opts;
     task_ctx_t tctx;          /* what tasks need of the worker */
+    hide_t hide;              /* the key dir covered in jobs (tctx.hide points here) */
     int sigfd;                /* SIGTERM/SIGINT, from main */
     int exit_code;            /* what worker_run returns */
     bool stop;                /* the loop ends after this turn */
@@ -1009,6 +1010,28 @@ s_make_work_root(const char *path, mode_t *was, char *err, size_t errlen)
     return rc;
 }
 
+/* Jobs must not read the worker's CURVE keys: cover the key directory in
+   each job's mount namespace when this machine allows it (probed once). */
+static const hide_t *
+s_hide_keys(s_worker_t *w, const worker_opts_t *opts)
+{
+    char err[200];
+    if (!opts->key_dir)
+        return NULL;
+    if (hide_prepare(&w->hide, opts->key_dir) != 0 ||
+        hide_probe(&w->hide, err, sizeof err) != 0) {
+        log_msg(LL_WARN, "worker", "jobs can read this worker's keys in %s: hiding them failed "
+                "(%s)", opts->key_dir, w->hide.dir[0] ? err : "path too long");
+        return NULL;
+    }
+    if (w->hide.root)
+        log_msg(LL_WARN, "worker", "running as root: jobs run as root too and could uncover "
+                "%s; run workers as a dedicated user", opts->key_dir);
+    else
+        log_msg(LL_INFO, "worker", "keys in %s are hidden from jobs", opts->key_dir);
+    return &w->hide;
+}
+
 static int
 s_init(s_worker_t *w, const worker_opts_t *opts, int sigfd)
 {
@@ -1018,7 +1041,7 @@ s_init(s_worker_t *w, const worker_opts_t *opts, int sigfd)
     w->sigfd = sigfd;
     w->sock_item = w->sig_item = -1;
     w->tctx = (task_ctx_t) { opts->id, opts->name, opts->work_dir, opts->kill_grace_ms,
-                             opts->allow };
+                             opts->allow, s_hide_keys(w, opts) };
     backoff_init(&w->backoff, opts->reconnect_min_ms, opts->reconnect_max_ms);
     pb_buf_init(&w->out);
     mode_t was = 0700;

@@ -31,6 +31,7 @@ typedef struct {
                                   set 0700) */
     const allowcmd_t *allow;   /* --allow-command; NULL or empty = any */
     uint32_t max_message;      /* largest frame accepted, bytes */
+    const char *key_dir;       /* its CURVE keys, hidden from jobs; NULL = none */
     const curve_client_t *curve; /* CURVE identity and pinned coordinator key; off = plaintext */
 } worker_opts_t;
 

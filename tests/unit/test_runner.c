@@ -222,7 +222,7 @@ static void
 s_run(s_fixture_t *fx, char *const *argv, char *const *envp,
       const char *stdin_path, s_result_t *r)
 {
-    runner_spec_t spec = { argv, envp, fx->dir, stdin_path, NULL };
+    runner_spec_t spec = { argv, envp, fx->dir, stdin_path, NULL, NULL };
     runner_proc_t p;
     char err[256] = "";
     if (runner_spawn(&spec, &p, err, sizeof err) != 0)
@@ -349,7 +349,7 @@ test_fds_are_nonblocking_cloexec(void **state)
 {
     s_fixture_t *fx = *state;
     char *const argv[] = { "/bin/sleep", "30", NULL };
-    runner_spec_t spec = { argv, s_env, fx->dir, NULL, NULL };
+    runner_spec_t spec = { argv, s_env, fx->dir, NULL, NULL, NULL };
     runner_proc_t p;
     char err[256] = "";
     assert_int_equal(runner_spawn(&spec, &p, err, sizeof err), 0);
@@ -456,7 +456,7 @@ test_spawn_errors(void **state)
     runner_proc_t p;
 
     char *const missing[] = { "no-such-popebot-command", NULL };
-    runner_spec_t spec = { missing, s_env, fx->dir, NULL, NULL };
+    runner_spec_t spec = { missing, s_env, fx->dir, NULL, NULL, NULL };
     assert_int_equal(runner_spawn(&spec, &p, err, sizeof err), -1);
     assert_string_equal(err, "command not found: no-such-popebot-command");
     assert_int_equal(p.pid, -1);
@@ -476,32 +476,32 @@ test_spawn_errors(void **state)
     snprintf(envpath, sizeof envpath, "PATH=%s", bin);
     char *const envp[] = { envpath, NULL };
     char *const tool[] = { "tool", NULL };
-    runner_spec_t s2 = { tool, envp, fx->dir, NULL, NULL };
+    runner_spec_t s2 = { tool, envp, fx->dir, NULL, NULL, NULL };
     assert_int_equal(runner_spawn(&s2, &p, err, sizeof err), -1);
     assert_string_equal(err, "command not found: tool");
     char *const adir[] = { "adir", NULL };
-    runner_spec_t s3 = { adir, envp, fx->dir, NULL, NULL };
+    runner_spec_t s3 = { adir, envp, fx->dir, NULL, NULL, NULL };
     assert_int_equal(runner_spawn(&s3, &p, err, sizeof err), -1);
     assert_string_equal(err, "command not found: adir");
 
     /* a name with a newline stays one line in err */
     char *const nl[] = { "bad\nname", NULL };
-    runner_spec_t s4 = { nl, s_env, fx->dir, NULL, NULL };
+    runner_spec_t s4 = { nl, s_env, fx->dir, NULL, NULL, NULL };
     assert_int_equal(runner_spawn(&s4, &p, err, sizeof err), -1);
     assert_string_equal(err, "command not found: bad?name");
 
     /* work_dir and stdin_path that do not exist */
     char *const t[] = { "/bin/true", NULL };
-    runner_spec_t s5 = { t, s_env, "/nonexistent/popebot", NULL, NULL };
+    runner_spec_t s5 = { t, s_env, "/nonexistent/popebot", NULL, NULL, NULL };
     assert_int_equal(runner_spawn(&s5, &p, err, sizeof err), -1);
     assert_non_null(strstr(err, "work dir /nonexistent/popebot"));
-    runner_spec_t s6 = { t, s_env, fx->dir, "/nonexistent/payload", NULL };
+    runner_spec_t s6 = { t, s_env, fx->dir, "/nonexistent/payload", NULL, NULL };
     assert_int_equal(runner_spawn(&s6, &p, err, sizeof err), -1);
     assert_non_null(strstr(err, "stdin /nonexistent/payload"));
 
     /* empty argv */
     char *const none[] = { NULL };
-    runner_spec_t s7 = { none, s_env, fx->dir, NULL, NULL };
+    runner_spec_t s7 = { none, s_env, fx->dir, NULL, NULL, NULL };
     assert_int_equal(runner_spawn(&s7, &p, err, sizeof err), -1);
     assert_true(strlen(err) > 0);
 
@@ -645,7 +645,7 @@ test_resolve(void **state)
     assert_non_null(sh);
 
     char *const name[] = { "sh", NULL };            /* looked up on PATH */
-    runner_spec_t spec = { name, s_env, fx->dir, NULL, NULL };
+    runner_spec_t spec = { name, s_env, fx->dir, NULL, NULL, NULL };
     char *p = runner_resolve(&spec, err, sizeof err);
     assert_non_null(p);
     assert_string_equal(p, sh);
@@ -660,26 +660,26 @@ test_resolve(void **state)
     snprintf(envpath, sizeof envpath, "PATH=bin");
     char *const envp[] = { envpath, NULL };
     char *const viasym[] = { "mysh", NULL };
-    runner_spec_t s2 = { viasym, envp, fx->dir, NULL, NULL };
+    runner_spec_t s2 = { viasym, envp, fx->dir, NULL, NULL, NULL };
     p = runner_resolve(&s2, err, sizeof err);
     assert_non_null(p);
     assert_string_equal(p, sh);
     free(p);
     char *const dots[] = { "./bin/../bin/mysh", NULL };
-    runner_spec_t s3 = { dots, s_env, fx->dir, NULL, NULL };
+    runner_spec_t s3 = { dots, s_env, fx->dir, NULL, NULL, NULL };
     p = runner_resolve(&s3, err, sizeof err);
     assert_non_null(p);
     assert_string_equal(p, sh);
     free(p);
 
     char *const missing[] = { "no-such-popebot-command", NULL };
-    runner_spec_t s4 = { missing, s_env, fx->dir, NULL, NULL };
+    runner_spec_t s4 = { missing, s_env, fx->dir, NULL, NULL, NULL };
     assert_null(runner_resolve(&s4, err, sizeof err));
     assert_string_equal(err, "command not found: no-such-popebot-command");
 
     /* path wins over argv[0]: "no-such-..." runs /bin/echo */
     char *const echo[] = { "no-such-popebot-command", "hi", NULL };
-    runner_spec_t s5 = { echo, s_env, fx->dir, NULL, "/bin/echo" };
+    runner_spec_t s5 = { echo, s_env, fx->dir, NULL, "/bin/echo", NULL };
     runner_proc_t proc;
     s_result_t r;
     assert_int_equal(runner_spawn(&s5, &proc, err, sizeof err), 0);
@@ -698,7 +698,7 @@ test_process_group_leader(void **state)
 {
     s_fixture_t *fx = *state;
     char *const argv[] = { "/bin/sleep", "30", NULL };
-    runner_spec_t spec = { argv, s_env, fx->dir, NULL, NULL };
+    runner_spec_t spec = { argv, s_env, fx->dir, NULL, NULL, NULL };
     runner_proc_t p;
     char err[256] = "";
     assert_int_equal(runner_spawn(&spec, &p, err, sizeof err), 0);
@@ -762,7 +762,7 @@ test_signal_group_kills_tree(void **state)
     char *const argv[] = { "/bin/sh", "-c",
         "sh -c 'trap \"\" TERM; sleep 30 & echo $$ $! > pids.tmp;"
         " mv pids.tmp pids; wait' & sleep 30", NULL };
-    runner_spec_t spec = { argv, s_env, fx->dir, NULL, NULL };
+    runner_spec_t spec = { argv, s_env, fx->dir, NULL, NULL, NULL };
     runner_proc_t p;
     char err[256] = "";
     assert_int_equal(runner_spawn(&spec, &p, err, sizeof err), 0);
@@ -809,7 +809,7 @@ static void
 s_expect_term_kills(s_fixture_t *fx)
 {
     char *const argv[] = { "/bin/sh", "-c", "echo ready; exec sleep 30", NULL };
-    runner_spec_t spec = { argv, s_env, fx->dir, NULL, NULL };
+    runner_spec_t spec = { argv, s_env, fx->dir, NULL, NULL, NULL };
     runner_proc_t p;
     char err[256] = "";
     assert_int_equal(runner_spawn(&spec, &p, err, sizeof err), 0);

@@ -48,7 +48,7 @@ s_setup(void **state)
     assert_non_null(r);
     snprintf(r->root, sizeof r->root, "/tmp/test_task.XXXXXX");
     assert_non_null(mkdtemp(r->root));
-    r->ctx = (task_ctx_t) { "w-1", "worker one", r->root, 200, NULL };
+    r->ctx = (task_ctx_t) { "w-1", "worker one", r->root, 200, NULL, NULL };
     *state = r;
     return 0;
 }
