@@ -804,6 +804,19 @@ def sanitizer_reports(procs):
 
 
 @pytest.fixture
+def tls_cert(tmp_path):
+    """(certificate, key) PEM files for 127.0.0.1, self-signed, made by openssl."""
+    key, crt = tmp_path / "key.pem", tmp_path / "cert.pem"
+    r = subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                        "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", str(key), "-out",
+                        str(crt), "-subj", "/CN=127.0.0.1", "-addext",
+                        "subjectAltName=IP:127.0.0.1", "-days", "2"],
+                       capture_output=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    return crt, key
+
+
+@pytest.fixture
 def mesh(tmp_path, request):
     m = Mesh(tmp_path)
     request.node._popebot_mesh = m

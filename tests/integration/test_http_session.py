@@ -2,7 +2,6 @@
 the session cookie and its attributes, CSRF on every change made with a
 session, logout, identical 401s for a wrong user and a wrong password, the
 failed-login limit (429), and no password in the coordinator's log."""
-import subprocess
 
 import requests
 
@@ -151,14 +150,8 @@ def test_secrets_never_in_the_log(mesh):
         assert secret not in log
 
 
-def test_cookie_is_secure_over_https(mesh, tmp_path):
-    key, crt = tmp_path / "key.pem", tmp_path / "cert.pem"
-    r = subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
-                        "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", str(key), "-out",
-                        str(crt), "-subj", "/CN=127.0.0.1", "-addext",
-                        "subjectAltName=IP:127.0.0.1", "-days", "2"],
-                       capture_output=True, timeout=60)
-    assert r.returncode == 0, r.stderr
+def test_cookie_is_secure_over_https(mesh, tls_cert):
+    crt, key = tls_cert
     mesh.start_coordinator(extra=[f"--tls-cert={crt}", f"--tls-key={key}"])
     assert passwd(mesh, "alice").rc == 0
     base = f"https://127.0.0.1:{mesh.http_port}"

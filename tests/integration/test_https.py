@@ -4,7 +4,6 @@ is not served there, the combined key file is private, and bad or missing
 key material stops the coordinator with a reason."""
 import os
 import stat
-import subprocess
 
 import pytest
 import requests
@@ -12,20 +11,8 @@ import requests
 from conftest import run_cli
 
 
-@pytest.fixture
-def cert(tmp_path):
-    key, crt = tmp_path / "key.pem", tmp_path / "cert.pem"
-    r = subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
-                        "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", str(key), "-out",
-                        str(crt), "-subj", "/CN=127.0.0.1", "-addext",
-                        "subjectAltName=IP:127.0.0.1", "-days", "2"],
-                       capture_output=True, timeout=60)
-    assert r.returncode == 0, r.stderr
-    return crt, key
-
-
-def test_the_api_over_https(mesh, cert):
-    crt, key = cert
+def test_the_api_over_https(mesh, tls_cert):
+    crt, key = tls_cert
     mesh.start_coordinator(extra=[f"--tls-cert={crt}", f"--tls-key={key}"])
     mesh.start_worker("w1")
     base = f"https://127.0.0.1:{mesh.http_port}"
@@ -43,8 +30,8 @@ def test_the_api_over_https(mesh, cert):
     assert "HTTP API on https://" in mesh.coord.log_text()
 
 
-def test_bad_key_material_stops_the_coordinator(mesh, cert, tmp_path):
-    crt, key = cert
+def test_bad_key_material_stops_the_coordinator(mesh, tls_cert, tmp_path):
+    crt, key = tls_cert
     p = mesh.start_coordinator(extra=[f"--tls-cert={tmp_path / 'missing.pem'}",
                                       f"--tls-key={key}"], wait=False)
     assert p.wait(30) == 1
