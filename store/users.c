@@ -113,13 +113,13 @@ static int s_get(auth_t *a, const char *name, char out[crypto_pwhash_STRBYTES], 
 {
     if (!users_name_valid(name))
         return 0;
-    MDB_val k = { strlen(name), (void *) name }, v;
+    MDB_val k = { strlen(name), (void *) name }, v = { 0, NULL };
     MDB_txn *txn;
     int rc = mdb_txn_begin(a->env, NULL, MDB_RDONLY, &txn);
     if (rc != 0)
         return s_fail(err, errlen, "reading", rc);
     rc = mdb_get(txn, a->users, &k, &v);
-    const uint8_t *p = v.mv_data;
+    const uint8_t *p = v.mv_data;   /* read only when rc == 0 */
     int found = rc == 0 && v.mv_size > S_HEAD && v.mv_size <= S_HEAD + crypto_pwhash_STRBYTES &&
                 p[0] == S_VERSION && p[v.mv_size - 1] == '\0';
     if (found)
