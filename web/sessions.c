@@ -61,18 +61,22 @@ static bool s_live(const sessions_t *self, const slot_t *sl, int64_t now_ms)
     return sl->s.user[0] && now_ms < sl->s.expires_ms && now_ms - sl->last_ms < self->idle_ms;
 }
 
-/* A free or ended slot, else the least recently used one. */
-static slot_t *s_take(sessions_t *self, int64_t now_ms)
+/* A free or ended slot; else the least recently used session of the same
+   user, so one user logging in again and again only displaces their own
+   sessions; else (the table full of others) the least recently used one. */
+static slot_t *s_take(sessions_t *self, const char *user, int64_t now_ms)
 {
-    slot_t *lru = &self->slot[0];
+    slot_t *lru = &self->slot[0], *own = NULL;
     for (size_t i = 0; i < self->max; i++) {
         slot_t *sl = &self->slot[i];
         if (!s_live(self, sl, now_ms))
             return sl;
         if (sl->last_ms < lru->last_ms)
             lru = sl;
+        if (strcmp(sl->s.user, user) == 0 && (!own || sl->last_ms < own->last_ms))
+            own = sl;
     }
-    return lru;
+    return own ? own : lru;
 }
 
 static void s_text(char *out, const uint8_t *raw)
@@ -84,7 +88,7 @@ void sessions_start(sessions_t *self, const char *user, int64_t now_ms, char *id
 {
     uint8_t csrf[S_RAW];
     pthread_mutex_lock(&self->lock);
-    slot_t *sl = s_take(self, now_ms);
+    slot_t *sl = s_take(self, user, now_ms);
     memset(sl, 0, sizeof *sl);
     randombytes_buf(sl->id, S_RAW);
     randombytes_buf(csrf, S_RAW);

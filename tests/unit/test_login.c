@@ -88,6 +88,14 @@ static void test_sessions_life(void **state)
     assert_int_equal(sessions_end(ss, id), 1);
     assert_int_equal(sessions_end(ss, id), 0);
     assert_int_equal(sessions_find(ss, id, 20500, &got), 0);
+    /* full of others': a user logging in again and again displaces only
+       their own sessions after the first */
+    sessions_start(ss, "frank", 20600, id, &s);             /* table: erin, frank */
+    char id4[SESSION_TEXT + 1];
+    sessions_start(ss, "frank", 20700, id4, &s);            /* frank's own goes, not erin */
+    assert_int_equal(sessions_find(ss, id3, 20800, &got), 1);
+    assert_int_equal(sessions_find(ss, id, 20800, &got), 0);
+    assert_int_equal(sessions_find(ss, id4, 20800, &got), 1);
     sessions_destroy(&ss);
     assert_null(ss);
 }
