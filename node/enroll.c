@@ -3,7 +3,10 @@
 
     Files in the key directory: self.key, self.pub (this node's pair),
     coordinator.pub (the pinned key) and endpoint (where the token said the
-    coordinator is). The enrollment session is a throw-away DEALER in its
+    coordinator is). The directory and every file are checked before use
+    (curve_dir_check, curve_*_load_private): no symbolic links, owned by the
+    effective user, directory 0700, self.key 0600, the public files 0644 at
+    most; so a directory someone else made cannot plant a coordinator. The enrollment session is a throw-away DEALER in its
     own context, closed before the node's real connection opens.
 */
 #include "node/enroll.h"
@@ -27,11 +30,15 @@ static int s_stored(const char *dir, curve_client_t *out, char *endpoint, size_t
                     size_t errlen)
 {
     char path[4096];
-    int rc = curve_pair_load(dir, "self", &out->me, err, errlen);
+    int rc = curve_dir_check(dir, err, errlen);
+    if (rc <= 0)
+        return rc;
+    rc = curve_pair_load_private(dir, "self", &out->me, err, errlen);
     if (rc <= 0)
         return rc;
     s_path(path, sizeof path, dir, "coordinator.pub");
-    rc = curve_text_load(path, out->server_pub, sizeof out->server_pub, err, errlen);
+    rc = curve_text_load_private(path, 0644, out->server_pub, sizeof out->server_pub, err,
+                                 errlen);
     if (rc == 0)
         snprintf(err, errlen, "%s is missing: enroll again with --join", path);
     if (rc <= 0)
@@ -41,7 +48,7 @@ static int s_stored(const char *dir, curve_client_t *out, char *endpoint, size_t
         return -1;
     }
     s_path(path, sizeof path, dir, "endpoint");
-    if (curve_text_load(path, endpoint, cap, err, errlen) < 0)
+    if (curve_text_load_private(path, 0644, endpoint, cap, err, errlen) < 0)
         return -1;
     out->on = true;
     return 1;
@@ -124,7 +131,8 @@ static int s_save(const char *dir, const curve_client_t *me, const char *endpoin
                   size_t errlen)
 {
     char path[4096];
-    if (curve_pair_save(dir, "self", &me->me, err, errlen) != 0)
+    if (curve_dir_make(dir, err, errlen) != 0 ||
+        curve_pair_save(dir, "self", &me->me, err, errlen) != 0)
         return -1;
     s_path(path, sizeof path, dir, "coordinator.pub");
     if (curve_text_save(path, me->server_pub, 0644, err, errlen) != 0)
