@@ -8,10 +8,11 @@ symbolic link, someone else's, or open to group/others is refused by name.
 """
 import os
 import stat
+import threading
 
 import zmq
 
-from conftest import run_cli
+from conftest import RawPeer, decode_token, free_port, run_cli
 
 
 def plant(keys, dir_mode=0o700, key_mode=0o600, pub_mode=0o644):
@@ -100,3 +101,76 @@ def test_cli_config_dir_open_to_others_is_refused(mesh, tmp_path):
     plant(home / ".config" / "popebot", dir_mode=0o777)
     r = run_cli(["workers", f"--coordinator={mesh.endpoint}"], env={"HOME": str(home)})
     assert r.rc != 0 and str(home / ".config" / "popebot") in r.err and "0700" in r.err, r
+
+
+# ---- a lost ENROLLED ------------------------------------------------------------------
+
+class LossyRelay:
+    """Stands where the token says the coordinator is (with its key), passes
+    each ENROLL on to the real coordinator with the token's identity, and
+    answers the node with garbage instead of the first ENROLLED: the
+    coordinator holds the key, the node never heard so."""
+
+    def __init__(self, mesh, token):
+        _, server, join_sec, _ = decode_token(token)
+        self.ctx = zmq.Context()
+        self.front = self.ctx.socket(zmq.ROUTER)
+        self.front.setsockopt(zmq.LINGER, 0)
+        self.front.curve_server = True
+        self.front.curve_secretkey = (mesh.tmp / "data" / "curve" / "server.key").read_text().strip().encode()
+        self.port = free_port()
+        self.front.bind(f"tcp://127.0.0.1:{self.port}")
+        self.up = (server, zmq.curve_public(join_sec), join_sec)
+        self.target = mesh.endpoint
+        self.lost = 0
+        self.stop = False
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self):
+        while not self.stop:
+            if not self.front.poll(100):
+                continue
+            rid, frame = self.front.recv_multipart()
+            peer = RawPeer(self.target, curve=self.up)
+            try:
+                peer.send(frame)
+                reply = peer.recv(10.0)
+            finally:
+                peer.close()
+            if self.lost == 0:
+                self.lost += 1
+                reply = b"\xff garbage"
+            self.front.send_multipart([rid, reply])
+
+    def close(self):
+        self.stop = True
+        self.thread.join(5)
+        self.front.close(0)
+        self.ctx.term()
+
+
+def relay_token(mesh, port):
+    r = run_cli(["join-token", f"--data-dir={mesh.tmp / 'data'}",
+                 f"--coordinator=tcp://127.0.0.1:{port}", "--ttl=0"])
+    assert r.rc == 0, r
+    return r.out.strip().splitlines()[-1]
+
+
+def test_lost_enrolled_reply_is_retried_with_the_same_key(mesh):
+    mesh.start_coordinator()
+    relay = LossyRelay(mesh, mesh.join_token())
+    try:
+        token = relay_token(mesh, relay.port)
+        w = mesh.start_worker("w1", wait=False, env={"POPEBOT_JOIN": token})
+        assert w.wait(60) == 1, w.log_text()
+        assert relay.lost == 1 and "unexpected answer" in w.log_text()
+        keys = mesh.tmp / "keys" / "w1"
+        assert (keys / "self.key").exists()           # saved before ENROLL went out
+        w = mesh.start_worker("w1", wait=False, env={"POPEBOT_JOIN": ""})
+        assert w.wait(30) == 1 and "never confirmed" in w.log_text(), w.log_text()
+        mesh.start_worker("w1", env={"POPEBOT_JOIN": token})   # the retry: ENROLLED again
+        assert not (keys / "enroll.pending").exists()
+    finally:
+        relay.close()
+    assert mesh.wait_job(mesh.submit("echo", {}))["state"] == "succeeded"
