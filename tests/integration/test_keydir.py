@@ -174,3 +174,22 @@ def test_lost_enrolled_reply_is_retried_with_the_same_key(mesh):
     finally:
         relay.close()
     assert mesh.wait_job(mesh.submit("echo", {}))["state"] == "succeeded"
+
+
+# ---- the join token does not linger ---------------------------------------------------
+
+def proc_text(pid, what):
+    with open(f"/proc/{pid}/{what}", "rb") as f:
+        return f.read()
+
+
+def test_join_token_leaves_environ_and_cmdline(mesh):
+    mesh.start_coordinator()
+    token = mesh.join_token().encode()
+    w = mesh.start_worker("by-env")                    # POPEBOT_JOIN in its environment
+    assert token not in proc_text(w.popen.pid, "environ")
+    w = mesh.start_worker("by-arg", env={"POPEBOT_JOIN": ""},
+                          extra=[f"--join={token.decode()}"])
+    cmdline = proc_text(w.popen.pid, "cmdline")
+    assert token not in cmdline and b"--join=" in cmdline, cmdline
+    assert token[5:25] not in cmdline
