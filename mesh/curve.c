@@ -95,14 +95,16 @@ int curve_text_save(const char *path, const char *text, int mode, char *err, siz
     return 0;
 }
 
-int curve_pair_load(const char *dir, const char *name, curve_pair_t *out, char *err, size_t errlen)
+static int s_pair_load(const char *dir, const char *name, bool private, curve_pair_t *out,
+                       char *err, size_t errlen)
 {
     char path[4096], sec[128];
     if (s_path(path, sizeof path, dir, name, "key") != 0) {
         snprintf(err, errlen, "path too long: %s", dir);
         return -1;
     }
-    int rc = curve_text_load(path, sec, sizeof sec, err, errlen);
+    int rc = private ? curve_text_load_private(path, 0600, sec, sizeof sec, err, errlen)
+                     : curve_text_load(path, sec, sizeof sec, err, errlen);
     if (rc <= 0)
         return rc;
     if (strlen(sec) != CURVE_Z85_LEN || curve_public_of(sec, out->pub) != 0) {
@@ -111,6 +113,11 @@ int curve_pair_load(const char *dir, const char *name, curve_pair_t *out, char *
     }
     memcpy(out->sec, sec, CURVE_Z85_LEN + 1);
     return 1;
+}
+
+int curve_pair_load(const char *dir, const char *name, curve_pair_t *out, char *err, size_t errlen)
+{
+    return s_pair_load(dir, name, false, out, err, errlen);
 }
 
 /* mkdir -p, each new directory 0700. */
@@ -128,6 +135,99 @@ static int s_mkdirs(const char *dir)
         *p = '/';
     }
     return mkdir(path, 0700) != 0 && errno != EEXIST ? -1 : 0;
+}
+
+/* ---- private key directories -------------------------------------------------- */
+
+/* What is wrong with st for a node's key material, or NULL. max_mode: the
+   permission bits allowed (0700 directory, 0600 secret, 0644 public). */
+static const char *s_unsafe(const struct stat *st, bool dir, int max_mode)
+{
+    if (S_ISLNK(st->st_mode))
+        return "is a symbolic link";
+    if (dir ? !S_ISDIR(st->st_mode) : !S_ISREG(st->st_mode))
+        return dir ? "is not a directory" : "is not a regular file";
+    if (st->st_uid != geteuid())
+        return "is owned by another user";
+    if ((st->st_mode & 07777 & ~(mode_t) max_mode) != 0)
+        return dir ? "is open to group or others (must be 0700)"
+                   : "has group or other permissions it must not have";
+    return NULL;
+}
+
+int curve_dir_check(const char *dir, char *err, size_t errlen)
+{
+    struct stat st;
+    if (lstat(dir, &st) != 0) {
+        if (errno == ENOENT)
+            return 0;
+        snprintf(err, errlen, "cannot inspect %s: %s", dir, strerror(errno));
+        return -1;
+    }
+    const char *why = s_unsafe(&st, true, 0700);
+    if (why) {
+        snprintf(err, errlen, "refusing key directory %s: it %s", dir, why);
+        return -1;
+    }
+    return 1;
+}
+
+int curve_dir_make(const char *dir, char *err, size_t errlen)
+{
+    if (s_mkdirs(dir) != 0) {
+        snprintf(err, errlen, "cannot create %s: %s", dir, strerror(errno));
+        return -1;
+    }
+    return curve_dir_check(dir, err, errlen) == 1 ? 0 : -1;
+}
+
+static int s_open_checked(const char *path, int max_mode, char *err, size_t errlen)
+{
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0) {
+        if (errno == ENOENT)
+            return -2;
+        if (errno == ELOOP)
+            snprintf(err, errlen, "refusing %s: it is a symbolic link", path);
+        else
+            snprintf(err, errlen, "cannot read %s: %s", path, strerror(errno));
+        return -1;
+    }
+    const char *why = fstat(fd, &st) != 0 ? "cannot be inspected" : s_unsafe(&st, false, max_mode);
+    if (why) {
+        snprintf(err, errlen, "refusing %s: it %s (allowed at most %04o, owned by you)", path,
+                 why, (unsigned) max_mode);
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+int curve_text_load_private(const char *path, int max_mode, char *out, size_t cap, char *err,
+                            size_t errlen)
+{
+    int fd = s_open_checked(path, max_mode, err, errlen);
+    if (fd < 0)
+        return fd == -2 ? 0 : -1;
+    FILE *f = fdopen(fd, "r");
+    bool ok = f && fgets(out, (int) cap, f) != NULL;
+    if (f)
+        fclose(f);
+    else
+        close(fd);
+    if (!ok) {
+        snprintf(err, errlen, "%s is empty", path);
+        return -1;
+    }
+    out[strcspn(out, "\r\n")] = '\0';
+    return 1;
+}
+
+int curve_pair_load_private(const char *dir, const char *name, curve_pair_t *out, char *err,
+                            size_t errlen)
+{
+    return s_pair_load(dir, name, true, out, err, errlen);
 }
 
 int curve_pair_save(const char *dir, const char *name, const curve_pair_t *p, char *err,

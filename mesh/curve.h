@@ -52,6 +52,21 @@ int curve_pair_ensure(const char *dir, const char *name, curve_pair_t *out, char
 int curve_text_load(const char *path, char *out, size_t cap, char *err, size_t errlen);
 int curve_text_save(const char *path, const char *text, int mode, char *err, size_t errlen);
 
+/* A node's private key directory, trusted only if it is a real directory
+   (not a symbolic link) owned by the effective user with mode 0700 at most.
+   check: 1 safe, 0 absent, -1 unsafe or unreadable (err names the path and
+   what is wrong). make: create it (and missing parents) 0700, then check;
+   0 or -1. */
+int curve_dir_check(const char *dir, char *err, size_t errlen);
+int curve_dir_make(const char *dir, char *err, size_t errlen);
+/* curve_text_load and curve_pair_load for such a directory: each file must be
+   a regular file (no symbolic link) owned by the effective user, with no
+   permission bits beyond max_mode (NAME.key: 0600). */
+int curve_text_load_private(const char *path, int max_mode, char *out, size_t cap, char *err,
+                            size_t errlen);
+int curve_pair_load_private(const char *dir, const char *name, curve_pair_t *out, char *err,
+                            size_t errlen);
+
 /* Socket options: a CURVE client pinning server_pub, or a CURVE server with
    a ZAP domain. 0 or -1 (errno). */
 int curve_client_apply(void *sock, const curve_client_t *c);

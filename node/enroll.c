@@ -3,7 +3,10 @@
 
     Files in the key directory: self.key, self.pub (this node's pair),
     coordinator.pub (the pinned key) and endpoint (where the token said the
-    coordinator is). The enrollment session is a throw-away DEALER in its
+    coordinator is). The directory and every file are checked before use
+    (curve_dir_check, curve_*_load_private): no symbolic links, owned by the
+    effective user, directory 0700, self.key 0600, the public files 0644 at
+    most; so a directory someone else made cannot plant a coordinator. The enrollment session is a throw-away DEALER in its
     own context, closed before the node's real connection opens.
 */
 #include "node/enroll.h"
@@ -15,23 +18,40 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <zmq.h>
+
+#define PENDING "enroll.pending"   /* the id sent; removed once ENROLLED came */
 
 static int s_path(char *out, size_t cap, const char *dir, const char *file)
 {
     return (size_t) snprintf(out, cap, "%s/%s", dir, file) < cap ? 0 : -1;
 }
 
-/* 1 the key dir holds an identity (loaded), 0 it does not, -1 error. */
+/* The id of an enrollment sent but not yet confirmed by ENROLLED: 1 (id
+   in buf), 0 none, -1 error. */
+static int s_pending(const char *dir, char *id, size_t cap, char *err, size_t errlen)
+{
+    char path[4096];
+    s_path(path, sizeof path, dir, PENDING);
+    return curve_text_load_private(path, 0600, id, cap, err, errlen);
+}
+
+/* 1 the key dir holds a confirmed identity (loaded), 2 an unconfirmed one
+   (loaded), 0 none, -1 error. */
 static int s_stored(const char *dir, curve_client_t *out, char *endpoint, size_t cap, char *err,
                     size_t errlen)
 {
     char path[4096];
-    int rc = curve_pair_load(dir, "self", &out->me, err, errlen);
+    int rc = curve_dir_check(dir, err, errlen);
+    if (rc <= 0)
+        return rc;
+    rc = curve_pair_load_private(dir, "self", &out->me, err, errlen);
     if (rc <= 0)
         return rc;
     s_path(path, sizeof path, dir, "coordinator.pub");
-    rc = curve_text_load(path, out->server_pub, sizeof out->server_pub, err, errlen);
+    rc = curve_text_load_private(path, 0644, out->server_pub, sizeof out->server_pub, err,
+                                 errlen);
     if (rc == 0)
         snprintf(err, errlen, "%s is missing: enroll again with --join", path);
     if (rc <= 0)
@@ -41,10 +61,12 @@ static int s_stored(const char *dir, curve_client_t *out, char *endpoint, size_t
         return -1;
     }
     s_path(path, sizeof path, dir, "endpoint");
-    if (curve_text_load(path, endpoint, cap, err, errlen) < 0)
+    if (curve_text_load_private(path, 0644, endpoint, cap, err, errlen) < 0)
         return -1;
     out->on = true;
-    return 1;
+    char id[256];
+    rc = s_pending(dir, id, sizeof id, err, errlen);
+    return rc < 0 ? -1 : rc == 1 ? 2 : 1;
 }
 
 /* The CLI beside the coordinator: DIR/curve. 1 found, 0 not, -1 error. */
@@ -120,34 +142,83 @@ static int s_exchange(const enroll_req_t *r, const jtoken_t *t, const curve_clie
     return rc;
 }
 
-static int s_save(const char *dir, const curve_client_t *me, const char *endpoint, char *err,
-                  size_t errlen)
+/* Everything a retry needs, written before ENROLL is sent: the pending
+   marker first and the pair last, so a half-written dir has no self.key. */
+static int s_save(const char *dir, const curve_client_t *me, const char *endpoint,
+                  const char *id, char *err, size_t errlen)
 {
     char path[4096];
-    if (curve_pair_save(dir, "self", &me->me, err, errlen) != 0)
+    if (curve_dir_make(dir, err, errlen) != 0)
+        return -1;
+    s_path(path, sizeof path, dir, PENDING);
+    if (curve_text_save(path, id, 0600, err, errlen) != 0)
         return -1;
     s_path(path, sizeof path, dir, "coordinator.pub");
     if (curve_text_save(path, me->server_pub, 0644, err, errlen) != 0)
         return -1;
     s_path(path, sizeof path, dir, "endpoint");
-    return curve_text_save(path, endpoint, 0644, err, errlen);
+    if (curve_text_save(path, endpoint, 0644, err, errlen) != 0)
+        return -1;
+    return curve_pair_save(dir, "self", &me->me, err, errlen);
 }
 
-static int s_join(const enroll_req_t *r, curve_client_t *out, char *endpoint, size_t cap,
-                  char *err, size_t errlen)
+/* ENROLLED came: the identity is confirmed. */
+static int s_confirm(const char *dir, char *err, size_t errlen)
+{
+    char path[4096];
+    s_path(path, sizeof path, dir, PENDING);
+    if (unlink(path) != 0 && errno != ENOENT) {
+        snprintf(err, errlen, "cannot remove %s: %s", path, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+/* Enroll with the token. pending: the id of an unconfirmed enrollment whose
+   pair is in out->me, or NULL. Reusing that pair (and, for a CLI, its id)
+   makes a retry after a lost ENROLLED get ENROLLED again, not "conflict". */
+static int s_join(const enroll_req_t *r, const char *pending, curve_client_t *out,
+                  char *endpoint, size_t cap, char *err, size_t errlen)
 {
     jtoken_t t;
     if (jtoken_decode(r->token, &t, err, errlen) != 0)
         return -1;
+    enroll_req_t req = *r;
+    bool reuse = pending && (strcmp(pending, r->id) == 0 || strcmp(r->kind, "client") == 0);
+    if (reuse)
+        req.id = req.name = pending;
     out->on = true;
     curve_z85_encode(t.server_pub, out->server_pub);
-    int rc = curve_pair_new(&out->me) == 0 ? s_exchange(r, &t, out, err, errlen) : -1;
-    if (rc == 0)
-        rc = s_save(r->key_dir, out, t.endpoint, err, errlen);
+    int rc = reuse || curve_pair_new(&out->me) == 0 ? 0 : -1;
+    if (rc != 0)
+        snprintf(err, errlen, "cannot make a CURVE key pair");
+    rc = rc == 0 ? s_save(r->key_dir, out, t.endpoint, req.id, err, errlen) : -1;
+    rc = rc == 0 ? s_exchange(&req, &t, out, err, errlen) : -1;
+    rc = rc == 0 ? s_confirm(r->key_dir, err, errlen) : -1;
     if (rc == 0)
         snprintf(endpoint, cap, "%s", t.endpoint);
     sodium_memzero(&t, sizeof t);
     return rc;
+}
+
+/* The stored identity, or an enrollment with the token. */
+static int s_key_dir(const enroll_req_t *r, curve_client_t *out, char *endpoint, size_t cap,
+                     char *err, size_t errlen)
+{
+    char id[256];
+    int rc = s_stored(r->key_dir, out, endpoint, cap, err, errlen);
+    if (rc == 1 || rc < 0)
+        return rc < 0 ? -1 : 0;
+    if (!r->token && rc == 2) {
+        snprintf(err, errlen, "the enrollment in %s was never confirmed by the coordinator: run "
+                 "again with the same --join", r->key_dir);
+        return -1;
+    }
+    if (!r->token)
+        return 1;
+    if (rc == 2 && s_pending(r->key_dir, id, sizeof id, err, errlen) != 1)
+        return -1;
+    return s_join(r, rc == 2 ? id : NULL, out, endpoint, cap, err, errlen);
 }
 
 int enroll_resolve(const enroll_req_t *r, curve_client_t *out, char *endpoint, size_t cap,
@@ -160,16 +231,17 @@ int enroll_resolve(const enroll_req_t *r, curve_client_t *out, char *endpoint, s
     }
     if (r->insecure)
         return 0;
-    if (r->data_dir && !r->token) {
-        int rc = s_local(r->data_dir, out, err, errlen);
+    enroll_req_t req = *r;
+    if (req.token && !*req.token)
+        req.token = NULL;                          /* POPEBOT_JOIN= is no token */
+    if (req.data_dir && !req.token) {
+        int rc = s_local(req.data_dir, out, err, errlen);
         if (rc != 0)
             return rc < 0 ? -1 : 0;
     }
-    int rc = r->key_dir ? s_stored(r->key_dir, out, endpoint, cap, err, errlen) : 0;
-    if (rc != 0)
-        return rc < 0 ? -1 : 0;
-    if (r->token && r->key_dir)
-        return s_join(r, out, endpoint, cap, err, errlen);
+    int rc = req.key_dir ? s_key_dir(&req, out, endpoint, cap, err, errlen) : 1;
+    if (rc != 1)
+        return rc;
     snprintf(err, errlen, "no CURVE identity: enroll with --join=TOKEN (see `popebot-node "
              "join-token`), use --data-dir=DIR beside the coordinator, or run with --insecure");
     return -1;

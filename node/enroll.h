@@ -3,10 +3,13 @@
     In order: --insecure means none (plaintext); a key directory that holds
     this node's pair (self.key/self.pub) and the pinned coordinator key
     (coordinator.pub) is used as it is; otherwise a join token enrolls the
-    node: it makes its own pair, opens a CURVE session with the token's
-    key, sends ENROLL and waits for ENROLLED, then saves pair, coordinator
-    key and endpoint in the key directory (0700, secret 0600) so later
-    starts need no token. For the CLI on the coordinator's machine,
+    node: it makes its own pair and saves it, the coordinator key and the
+    endpoint in the key directory (0700, secret 0600) with a marker
+    enroll.pending, opens a CURVE session with the token's key, sends ENROLL
+    and waits for ENROLLED, then removes the marker; later starts need no
+    token. A pending pair is reused by the next start with a token (ENROLL
+    of the same id and key is answered ENROLLED again); without a token it
+    is refused. An empty token counts as none. For the CLI on the coordinator's machine,
     --data-dir=DIR uses DIR/curve/client.{key,pub} and DIR/curve/server.pub.
 
     Rules: the token and secret keys are never printed; every wait is

@@ -116,7 +116,24 @@ static int s_worker_identity(const config_t *cfg, worker_opts_t *o, curve_client
     return 0;
 }
 
-static int s_worker(const config_t *cfg, int sigfd)
+/* Once the identity is resolved the join token is not needed: take it out
+   of the environment and blank its text in argv and in the environment
+   block, so /proc/PID/cmdline and /proc/PID/environ no longer show it. */
+static void s_forget_join(int argc, char **argv)
+{
+    char *env = getenv("POPEBOT_JOIN");
+    if (env)
+        sodium_memzero(env, strlen(env));
+    unsetenv("POPEBOT_JOIN");
+    for (int i = 1; i < argc; i++) {
+        char *val = strncmp(argv[i], "--join=", 7) == 0 ? argv[i] + 7
+                  : strcmp(argv[i], "--join") == 0 && i + 1 < argc ? argv[i + 1] : NULL;
+        if (val)
+            sodium_memzero(val, strlen(val));
+    }
+}
+
+static int s_worker(const config_t *cfg, int sigfd, int argc, char **argv)
 {
     char host[256] = "worker", err[200], dir[512];
     gethostname(host, sizeof host - 1);
@@ -147,8 +164,10 @@ static int s_worker(const config_t *cfg, int sigfd)
     if (!o.roles || o.nroles == 0)
         fprintf(stderr, "popebot-node: --roles: name at least one role\n");
     else if ((rc = s_worker_identity(cfg, &o, &curve, endpoint, sizeof endpoint, keys,
-                                             sizeof keys)) == 0)
+                                             sizeof keys)) == 0) {
+        s_forget_join(argc, argv);
         rc = worker_run(&o, sigfd);
+    }
     sodium_memzero(&curve, sizeof curve);
     for (size_t i = 0; o.roles && i < o.nroles; i++)
         free(o.roles[i]);
@@ -190,7 +209,7 @@ int main(int argc, char **argv)
         perror("popebot-node: signalfd");
         return 1;
     }
-    int rc = cfg.mode == MODE_COORDINATOR ? s_coordinator(&cfg, sigfd) : s_worker(&cfg, sigfd);
+    int rc = cfg.mode == MODE_COORDINATOR ? s_coordinator(&cfg, sigfd) : s_worker(&cfg, sigfd, argc, argv);
     close(sigfd);
     return rc;
 }
