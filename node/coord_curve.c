@@ -224,6 +224,10 @@ static int s_enroll_key(coord_t *c, const rid_t *rid, const char *user, const ui
                         "delete its registration first"), -1;
     if (rc == 0 && (rc = auth_peer_get(c->auth, pub, known, sizeof known, err, sizeof err)) == 1)
         return s_refuse(c, rid, "conflict", "this key is already enrolled"), -1;
+    auth_jt_t jt;              /* a token's own key must stay the token's: enrolled, the
+                                  token text would become a login no revoke could end */
+    if (rc == 0 && (rc = auth_jt_by_pub(c->auth, pub, &jt, err, sizeof err)) == 1)
+        return s_refuse(c, rid, "forbidden", "a join token's own key cannot be enrolled"), -1;
     if (rc == 0 && (rc = auth_jt_use(c->auth, token, clock_wall_ms(), err, sizeof err)) == 0)
         return s_refuse(c, rid, "token", "the join token has expired, been used up or revoked"), -1;
     if (rc < 0 || auth_peer_set(c->auth, pub, user, err, sizeof err) != 0) {

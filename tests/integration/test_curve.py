@@ -202,3 +202,21 @@ def test_no_secret_in_logs(mesh):
     assert "CURVE on" in text
     for s in secrets:
         assert s not in text
+
+
+def test_a_token_cannot_enroll_its_own_key(mesh):
+    """Enrolled, the token's own key would turn the token text into a login
+    that no expiry, use count or revoke could end."""
+    mesh.start_coordinator()
+    token = mesh.join_token()
+    _, server, join_sec, _ = decode_token(token)
+    join_pub = zmq.curve_public(join_sec)
+    joiner = RawPeer(mesh.endpoint, curve=(server, join_pub, join_sec))
+    try:
+        joiner.send(pack("ENROLL", "client", join_pub.decode(), "sneaky", "sneaky"))
+        m = unpack(joiner.recv(10))
+        assert m[2] == "ERROR" and m[4] == "forbidden", m
+    finally:
+        joiner.close()
+    keys, m = enroll(token, "client", "honest-cli")      # the token still works as meant
+    assert m and m[2] == "ENROLLED", m
