@@ -407,7 +407,12 @@ void coord_api_cluster_delete(coord_t *c, const rid_t *rid, uint64_t req_id, jso
         coord_api_error(c, rid, req_id, "unavailable", "the worker's tokens cannot be revoked now");
         return;
     }
-    coord_curve_forget_worker(c, p->id);        /* its key is refused from now on */
+    if (coord_curve_forget_worker(c, p->id) != 0) {  /* its key is refused from now on */
+        peer_destroy(&tomb);
+        coord_api_error(c, rid, req_id, "unavailable",
+                        "the worker's CURVE key cannot be revoked now");
+        return;
+    }
     coord_polls_drop(c, p, "not-found", "this worker's registration was deleted");
     coord_peer_remove(c, p);
     tomb->deleted = true;

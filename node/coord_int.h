@@ -72,6 +72,7 @@ typedef struct {
     jobtab_t *jobs;           /* every job, owns them */
     zhashx_t *peers;          /* worker id -> peer_t, owns them */
     zhashx_t *tombstones;     /* worker id -> peer_t of deleted registrations, owns them */
+    zhashx_t *revoked;        /* Z85 keys of deleted workers (DIR/auth revoked), refused forever */
     zlistx_t *polls;          /* coord_poll_t: HTTP workers' long polls, oldest first */
     zhashx_t *by_rid;         /* routing id (hex) -> peer_t, borrowed */
     zhashx_t *refused;        /* routing ids (hex) ignored after a version error */
@@ -89,6 +90,8 @@ typedef struct {
     bool store_recheck;       /* check the store's room next turn, not in a second */
     bool store_over_size;     /* in-use bytes exceed --retention-bytes */
     int64_t last_log_malformed; /* rate limit for malformed-frame warnings */
+    int64_t last_log_refused; /* rate limit for refused-handshake warnings */
+    uint64_t refused_unlogged; /* handshakes refused since the last such warning */
     coord_stats_t stats;
     metrics_t metrics;        /* finished counts and latency histograms for /metrics */
     uint64_t store_used;      /* bytes of the store in use, at the last room check */
@@ -101,7 +104,7 @@ void coord_zap_serve(coord_t *c);            /* answer pending ZAP requests */
 /* Whether the message may be handled; if not, the peer has its ERROR. */
 bool coord_curve_admit(coord_t *c, const rid_t *rid, const pb_msg_t *msg);
 void coord_enroll(coord_t *c, const rid_t *rid, const pb_msg_t *msg);
-void coord_curve_forget_worker(coord_t *c, const char *id);
+int coord_curve_forget_worker(coord_t *c, const char *id);   /* 0 or -1 */
 
 /* Send out->data to one routing id; counts unroutable peers. */
 int coord_send(coord_t *c, const void *rid, size_t rid_size);

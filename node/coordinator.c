@@ -146,12 +146,14 @@ static int s_init(coord_t *c, const coord_opts_t *opts)
     c->jobs = jobtab_new(opts->keep_finished);
     c->peers = zhashx_new();
     c->tombstones = zhashx_new();
+    c->revoked = zhashx_new();
     c->polls = zlistx_new();
     c->by_rid = zhashx_new();
     c->refused = zhashx_new();
     c->results = zhashx_new();
     if (!c->sched || !c->jobs || !c->peers || !c->by_rid || !c->refused || !c->results ||
-        metrics_init(&c->metrics) != 0 || !c->tombstones || !c->polls)
+        metrics_init(&c->metrics) != 0 || !c->tombstones || !c->polls ||
+        !c->revoked)
         return -1;
     zhashx_set_destructor(c->peers, s_peer_free);
     zhashx_set_destructor(c->tombstones, s_peer_free);
@@ -185,6 +187,7 @@ static void s_fini(coord_t *c)
     zhashx_destroy(&c->results);
     zlistx_destroy(&c->polls);
     zhashx_destroy(&c->tombstones);
+    zhashx_destroy(&c->revoked);
     zhashx_destroy(&c->peers);   /* before jobs: peers borrow them */
     coord_outbox_free(c);
     store_close(&c->store);

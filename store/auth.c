@@ -41,7 +41,8 @@ static int s_open_db(auth_t *a, char *err, size_t errlen)
     if ((rc = mdb_dbi_open(txn, "keys", MDB_CREATE, &a->keys)) == 0 &&
         (rc = mdb_dbi_open(txn, "users", MDB_CREATE, &a->users)) == 0 &&
         (rc = mdb_dbi_open(txn, "tokens", MDB_CREATE, &a->tokens)) == 0 &&
-        (rc = mdb_dbi_open(txn, "peers", MDB_CREATE, &a->peers)) == 0)
+        (rc = mdb_dbi_open(txn, "peers", MDB_CREATE, &a->peers)) == 0 &&
+        (rc = mdb_dbi_open(txn, "revoked", MDB_CREATE, &a->revoked)) == 0)
         rc = mdb_txn_commit(txn);
     else
         mdb_txn_abort(txn);

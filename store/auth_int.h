@@ -18,6 +18,7 @@ struct auth {
     MDB_dbi users;            /* UI user name -> password hash (users.c) */
     MDB_dbi tokens;           /* join token id -> join public key and limits (authcurve.c) */
     MDB_dbi peers;            /* CURVE public key (32 bytes) -> identity "w:ID" / "c:NAME" */
+    MDB_dbi revoked;          /* CURVE public key (32 bytes) -> identity it had; refused forever */
 };
 
 #endif

@@ -298,3 +298,127 @@ int auth_peer_drop_user(auth_t *a, const char *user, char *err, size_t errlen)
     int rc = s_peers_scan(a, true, s_drop_user, &u);
     return rc ? s_fail(err, errlen, "revoking enrolled keys", rc) : u.count;
 }
+
+/* Delete every key of user in txn; how many, or -(mdb error). */
+static int s_drop_in(MDB_txn *txn, auth_t *a, const char *user, const uint8_t *keep)
+{
+    MDB_cursor *cur;
+    MDB_val k, v;
+    int n = 0, rc = mdb_cursor_open(txn, a->peers, &cur);
+    if (rc != 0)
+        return -rc;
+    for (int op = MDB_FIRST; rc == 0 && mdb_cursor_get(cur, &k, &v, (MDB_cursor_op) op) == 0;
+         op = MDB_NEXT) {
+        if (!s_is_user(&v, user) || (keep && k.mv_size == 32 && memcmp(k.mv_data, keep, 32) == 0))
+            continue;
+        if ((rc = mdb_cursor_del(cur, 0)) == 0)
+            n++;
+    }
+    mdb_cursor_close(cur);
+    return rc ? -rc : n;
+}
+
+int auth_peer_set_only(auth_t *a, const uint8_t pub[32], const char *user, char *err,
+                       size_t errlen)
+{
+    MDB_txn *txn;
+    MDB_val k = { 32, (void *) pub }, v = { strlen(user), (void *) user };
+    int rc = mdb_txn_begin(a->env, NULL, 0, &txn);
+    if (rc != 0)
+        return s_fail(err, errlen, "writing", rc);
+    int n = s_drop_in(txn, a, user, pub);
+    rc = n < 0 ? -n : mdb_put(txn, a->peers, &k, &v, 0);
+    if (rc == 0)
+        rc = mdb_txn_commit(txn);
+    else
+        mdb_txn_abort(txn);
+    return rc ? s_fail(err, errlen, "saving an enrolled key", rc) : 0;
+}
+
+int auth_enroll(auth_t *a, const char *id, int64_t now, const uint8_t pub[32], const char *user,
+                char *err, size_t errlen)
+{
+    MDB_txn *txn;
+    auth_jt_t t;
+    MDB_val k = { 32, (void *) pub }, v = { strlen(user), (void *) user };
+    int rc = mdb_txn_begin(a->env, NULL, 0, &txn);
+    if (rc != 0)
+        return s_fail(err, errlen, "writing", rc);
+    rc = s_jt_read(txn, a, id, &t);
+    if (rc == MDB_NOTFOUND || (rc == 0 && !auth_jt_usable(&t, now))) {
+        mdb_txn_abort(txn);
+        return 0;
+    }
+    t.used++;
+    if (rc == 0 && (rc = s_jt_put(txn, a, &t, 0)) == 0 &&
+        (rc = mdb_put(txn, a->peers, &k, &v, 0)) == 0)
+        rc = mdb_txn_commit(txn);
+    else
+        mdb_txn_abort(txn);
+    return rc ? s_fail(err, errlen, "enrolling a key", rc) : 1;
+}
+
+typedef struct {
+    auth_t *a;
+    const char *user;
+    auth_key_fn *fn;
+    void *arg;
+    int count, rc;
+} s_revoke_t;
+
+static int s_revoke_one(MDB_cursor *cur, const MDB_val *k, const MDB_val *v, void *arg)
+{
+    s_revoke_t *r = arg;
+    if (!s_is_user(v, r->user) || k->mv_size != 32)
+        return 0;
+    uint8_t pub[32];
+    memcpy(pub, k->mv_data, 32);
+    MDB_val key = { 32, pub }, val = { strlen(r->user), (void *) r->user };
+    if ((r->rc = mdb_cursor_del(cur, 0)) != 0 ||
+        (r->rc = mdb_put(mdb_cursor_txn(cur), r->a->revoked, &key, &val, 0)) != 0)
+        return 1;
+    if (r->fn)
+        r->fn(pub, r->arg);
+    r->count++;
+    return 0;
+}
+
+int auth_peer_revoke_user(auth_t *a, const char *user, auth_key_fn *fn, void *arg, char *err,
+                          size_t errlen)
+{
+    s_revoke_t r = { a, user, fn, arg, 0, 0 };
+    MDB_txn *txn = NULL;
+    MDB_cursor *cur;
+    MDB_val k, v;
+    int rc = mdb_txn_begin(a->env, NULL, 0, &txn);
+    if (rc == 0 && (rc = mdb_cursor_open(txn, a->peers, &cur)) == 0) {
+        for (int op = MDB_FIRST; mdb_cursor_get(cur, &k, &v, (MDB_cursor_op) op) == 0; op = MDB_NEXT)
+            if (s_revoke_one(cur, &k, &v, &r) != 0)
+                break;
+        mdb_cursor_close(cur);
+        rc = r.rc;
+    }
+    if (rc == 0)
+        rc = mdb_txn_commit(txn);
+    else if (txn)
+        mdb_txn_abort(txn);
+    return rc ? s_fail(err, errlen, "revoking enrolled keys", rc) : r.count;
+}
+
+int auth_revoked_each(auth_t *a, auth_key_fn *fn, void *arg, char *err, size_t errlen)
+{
+    MDB_txn *txn;
+    MDB_cursor *cur;
+    MDB_val k, v;
+    int rc = mdb_txn_begin(a->env, NULL, MDB_RDONLY, &txn);
+    if (rc != 0)
+        return s_fail(err, errlen, "reading", rc);
+    if ((rc = mdb_cursor_open(txn, a->revoked, &cur)) == 0) {
+        for (int op = MDB_FIRST; mdb_cursor_get(cur, &k, &v, (MDB_cursor_op) op) == 0; op = MDB_NEXT)
+            if (k.mv_size == 32 && fn(k.mv_data, arg) != 0)
+                break;
+        mdb_cursor_close(cur);
+    }
+    mdb_txn_abort(txn);
+    return rc ? s_fail(err, errlen, "reading revoked keys", rc) : 0;
+}

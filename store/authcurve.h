@@ -47,5 +47,23 @@ int auth_peer_get(auth_t *a, const uint8_t pub[32], char *user, size_t cap, char
 int auth_peer_by_user(auth_t *a, const char *user, uint8_t pub[32], char *err, size_t errlen);
 /* Forget every key of user: how many, or -1. */
 int auth_peer_drop_user(auth_t *a, const char *user, char *err, size_t errlen);
+/* Admit pub as user and forget every other key of user, in one
+   transaction (the local client key, replaced). 0 or -1. */
+int auth_peer_set_only(auth_t *a, const uint8_t pub[32], const char *user, char *err,
+                       size_t errlen);
+/* Enroll pub as user with join token id, in one transaction: the token's
+   use is counted only together with the key. 1 done, 0 the token is absent
+   or no longer usable, -1 error. */
+int auth_enroll(auth_t *a, const char *id, int64_t now, const uint8_t pub[32], const char *user,
+                char *err, size_t errlen);
+
+/* Revoked keys: those of deleted workers, refused forever. */
+typedef int (auth_key_fn)(const uint8_t pub[32], void *arg);
+/* Forget every key of user and add it to the revoked keys, in one
+   transaction; fn (may be NULL) sees each key. How many, or -1. */
+int auth_peer_revoke_user(auth_t *a, const char *user, auth_key_fn *fn, void *arg, char *err,
+                          size_t errlen);
+/* Every revoked key; fn returns non-zero to stop. 0 or -1. */
+int auth_revoked_each(auth_t *a, auth_key_fn *fn, void *arg, char *err, size_t errlen);
 
 #endif

@@ -8,6 +8,7 @@ coordinator gets nothing. --insecure is the only way to plaintext, and says so.
 import base64
 import shutil
 import signal
+import time
 
 import zmq
 
@@ -220,3 +221,152 @@ def test_a_token_cannot_enroll_its_own_key(mesh):
         joiner.close()
     keys, m = enroll(token, "client", "honest-cli")      # the token still works as meant
     assert m and m[2] == "ENROLLED", m
+def joiner_for(token):
+    """A RawPeer holding a join token's own key (what ENROLL needs)."""
+    _, server, join_sec, endpoint = decode_token(token)
+    return RawPeer(endpoint, curve=(server, zmq.curve_public(join_sec), join_sec))
+
+
+def test_token_key_cannot_be_enrolled(mesh):
+    mesh.start_coordinator()
+    token = new_token(mesh)
+    join_pub = zmq.curve_public(decode_token(token)[2]).decode()
+    joiner = joiner_for(token)
+    try:   # the token's key as a client: its text would be a login forever
+        joiner.send(pack("ENROLL", "client", join_pub, "sneaky", "sneaky"))
+        m = joiner.recv_cmd("ERROR")
+        assert m and m[4] == "forbidden", m
+    finally:
+        joiner.close()
+    tid = decode_token(token)[0]
+    assert run_cli(["join-token", f"--data-dir={mesh.tmp / 'data'}", f"--revoke={tid}"]).rc == 0
+    again = joiner_for(token)
+    try:   # a revoked token's key is refused, whatever was tried with it
+        assert workers_request(again) is None
+    finally:
+        again.close()
+
+
+def dealer_as(mesh, curve, routing_id):
+    """A RawPeer that chooses its own ZeroMQ routing id."""
+    peer = RawPeer.__new__(RawPeer)
+    peer.ctx = zmq.Context()
+    peer.sock = peer.ctx.socket(zmq.DEALER)
+    peer.sock.setsockopt(zmq.LINGER, 0)
+    peer.sock.setsockopt(zmq.ROUTING_ID, routing_id)
+    peer.sock.curve_serverkey, peer.sock.curve_publickey, peer.sock.curve_secretkey = curve
+    peer.sock.connect(mesh.endpoint)
+    return peer
+
+
+def test_worker_messages_need_the_registrations_key(mesh):
+    mesh.start_coordinator()
+    alpha, _ = enroll(mesh.join_token(), "worker", "alpha")
+    beta, _ = enroll(mesh.join_token(), "worker", "beta")
+    a = dealer_as(mesh, alpha, b"shared-rid")
+    try:
+        a.send(pack(*hello(worker_id="alpha", roles=["echo"], heartbeat_ms=5000)))
+        assert a.recv_cmd("WELCOME") is not None
+    finally:
+        a.close()
+    time.sleep(0.5)                       # the coordinator sees the connection go
+    b = dealer_as(mesh, beta, b"shared-rid")
+    try:   # beta's key on the connection alpha registered: no say for alpha
+        b.send(pack("BYE"))
+        m = b.recv_cmd("ERROR")
+        assert m and m[4] == "forbidden", m
+        b.send(pack("PING", 5))
+        m = b.recv(QUIET)
+        assert m and unpack(m)[2] == "ERROR", m
+    finally:
+        b.close()
+    assert mesh.worker_info("alpha")["state"] == "online"
+
+
+def test_deleted_key_stays_refused_when_the_id_comes_back(mesh):
+    mesh.start_coordinator()
+    keys, _ = enroll(mesh.join_token(), "worker", "phoenix")
+    old = RawPeer(mesh.endpoint, curve=keys)
+    try:
+        old.send(pack(*hello(worker_id="phoenix", roles=["echo"], heartbeat_ms=5000)))
+        assert old.recv_cmd("WELCOME") is not None
+        assert mesh.http("DELETE", "/api/clusters/phoenix").status_code == 204
+        r = mesh.http("POST", "/api/clusters", json_body={"id": "phoenix", "name": "p",
+                                                          "roles": ["echo"], "slots": 1})
+        assert r.status_code == 201, r.text
+        # the deleted registration's still-open connection
+        old.send(pack(*hello(worker_id="phoenix", roles=["echo"], heartbeat_ms=5000)))
+        m = old.recv_cmd("ERROR")
+        assert m and m[4] == "deleted", m
+        assert old.recv_cmd("WELCOME", timeout=QUIET) is None
+    finally:
+        old.close()
+    # and the same key cannot be enrolled again, even after a restart
+    mesh.coord.signal(signal.SIGTERM)
+    assert mesh.coord.wait() == 0
+    mesh.start_coordinator()
+    mesh.reset_client()
+    joiner = joiner_for(mesh.join_token())
+    try:
+        joiner.send(pack("ENROLL", "worker", keys[1].decode(), "phoenix2", "phoenix2"))
+        m = joiner.recv_cmd("ERROR")
+        assert m and m[4] == "deleted", m
+    finally:
+        joiner.close()
+
+
+def test_refused_enrollment_spends_no_use(mesh):
+    mesh.start_coordinator()
+    once = new_token(mesh, "--uses=1")
+    keys, m = enroll(mesh.join_token(), "worker", "taken")
+    assert m[2] == "ENROLLED", m
+    _, m = enroll(once, "worker", "taken")            # the id has another key
+    assert m and m[2] == "ERROR" and m[4] == "conflict", m
+    _, m = enroll(once, "worker", "fresh")            # the one use is still there
+    assert m and m[2] == "ENROLLED", m
+    _, m = enroll(once, "worker", "third", timeout=QUIET)
+    assert m is None
+
+
+def test_old_local_client_key_is_dropped(mesh):
+    mesh.start_coordinator()
+    old = mesh.curve
+    assert workers_request(RawPeerClosing(mesh.endpoint, old)) is not None
+    mesh.reset_client()
+    mesh.coord.signal(signal.SIGTERM)
+    assert mesh.coord.wait() == 0
+    for f in ("client.key", "client.pub"):
+        (mesh.tmp / "data" / "curve" / f).unlink()
+    mesh.start_coordinator()
+    assert mesh.curve != old
+    assert mesh.client.workers() == []                # the new key works
+    assert workers_request(RawPeerClosing(mesh.endpoint, old)) is None
+
+
+class RawPeerClosing(RawPeer):
+    """A RawPeer that closes itself after its first recv."""
+
+    def __init__(self, endpoint, curve):
+        super().__init__(endpoint, curve=curve)
+
+    def recv(self, timeout=5.0):
+        try:
+            return super().recv(timeout)
+        finally:
+            self.close()
+
+
+def test_refused_handshakes_are_logged_at_a_rate(mesh):
+    mesh.start_coordinator()
+    server = mesh.curve[0]
+    strangers = [RawPeer(mesh.endpoint, curve=(server,) + zmq.curve_keypair())
+                 for _ in range(30)]
+    try:   # each handshake (and each retry of it) is refused
+        wait_for(lambda: "refused a CURVE peer" in mesh.coord.log_text(), desc="a refusal")
+        time.sleep(1.5)
+    finally:
+        for s in strangers:
+            s.close()
+    lines = [l for l in mesh.coord.log_text().splitlines() if "refused a CURVE peer" in l]
+    assert 1 <= len(lines) <= 5, lines
+    assert "refused since the last" in lines[-1]
