@@ -39,22 +39,24 @@ static const char *s_hsts(const web_req_t *r)
     return r->ri->is_ssl ? "Strict-Transport-Security: max-age=31536000\r\n" : "";
 }
 
-static void s_respond(web_req_t *r, int status, const char *type, const char *data, size_t len)
+/* status, headers and body; cache is the Cache-Control value. */
+static void s_respond_as(web_req_t *r, int status, const char *type, const char *data, size_t len,
+                         const char *cache)
 {
-    if (status == 204) {      /* no body, so no Content-Type or Content-Length (RFC 9110) */
-        mg_printf(r->conn, "HTTP/1.1 204 %s\r\nCache-Control: no-store\r\n%s%s\r\n",
-                  s_reason(204), s_hsts(r), r->hdr);
+    if (status == 204 || status == 304) { /* no body, so no Content-Type or Content-Length */
+        mg_printf(r->conn, "HTTP/1.1 %d %s\r\nCache-Control: %s\r\n%s%s\r\n", status,
+                  s_reason(status), cache, s_hsts(r), r->hdr);
         len = 0;
     } else {
         mg_printf(r->conn,
                   "HTTP/1.1 %d %s\r\n"
                   "Content-Type: %s\r\n"
                   "Content-Length: %zu\r\n"
-                  "Cache-Control: no-store\r\n"
+                  "Cache-Control: %s\r\n"
                   "X-Content-Type-Options: nosniff\r\n"
                   "%s%s%s%s%s"
                   "\r\n",
-                  status, s_reason(status), type, len, s_hsts(r), r->hdr,
+                  status, s_reason(status), type, len, cache, s_hsts(r), r->hdr,
                   status == 405 ? "Allow: " : "", status == 405 ? r->allow : "",
                   status == 405 ? "\r\n" : "");
     }
@@ -63,6 +65,11 @@ static void s_respond(web_req_t *r, int status, const char *type, const char *da
     r->status = status;
     if (status > 0 && status < WEB_STATUS_SLOTS)
         atomic_fetch_add(&r->web->by_status[status], 1);
+}
+
+static void s_respond(web_req_t *r, int status, const char *type, const char *data, size_t len)
+{
+    s_respond_as(r, status, type, data, len, "no-store");
 }
 
 void web_header(web_req_t *r, const char *fmt, ...)
@@ -82,6 +89,11 @@ void web_header(web_req_t *r, const char *fmt, ...)
 void web_send(web_req_t *r, int status, const char *type, const char *data, size_t len)
 {
     s_respond(r, status, type, data, len);
+}
+
+void web_send_cached(web_req_t *r, int status, const char *type, const char *data, size_t len)
+{
+    s_respond_as(r, status, type, data, len, "no-cache");
 }
 
 void web_stream_start(web_req_t *r, int status, const char *type)

@@ -5,10 +5,11 @@
     a route cannot exist without being described there.
 
     Rules: a path that matches no route is 404; one that matches only with
-    another method is 405. Every route but /healthz, /readyz and the three
-    login routes needs a credential: an API key (x-api-key or Authorization:
-    Bearer), or else a UI session cookie (web/api_login.c), which counts as
-    an admin key but must bring its CSRF token on a state change. 401
+    another method is 405. Every route but /healthz, /readyz, the three
+    login routes and the UI's pages and files needs a credential: an API
+    key (x-api-key or Authorization: Bearer), or else a UI session cookie
+    (web/api_login.c), which counts as an admin key but must bring its CSRF
+    token on a state change. 401
     without a valid one, 403 when its scopes do not cover the route (or a
     session's change lacks the token). A key, when sent, wins over a cookie.
 */
@@ -26,6 +27,16 @@ static const web_route_t s_routes[] = {
     { "POST", "/api/login", NEED_NONE, web_login },
     { "POST", "/api/logout", NEED_NONE, web_logout },
     { "GET", "/api/session", NEED_NONE, web_session_get },
+    { "GET", "/", NEED_NONE, web_ui_page },
+    { "GET", "/login", NEED_NONE, web_ui_page },
+    { "GET", "/clusters", NEED_NONE, web_ui_page },
+    { "GET", "/clusters/{id}", NEED_NONE, web_ui_page },
+    { "GET", "/roles", NEED_NONE, web_ui_page },
+    { "GET", "/roles/{name}", NEED_NONE, web_ui_page },
+    { "GET", "/jobs", NEED_NONE, web_ui_page },
+    { "GET", "/jobs/{id}", NEED_NONE, web_ui_page },
+    { "GET", "/ui/{file}", NEED_NONE, web_ui_asset },
+    { "GET", "/ui/{dir}/{file}", NEED_NONE, web_ui_asset },
     { "GET", "/metrics", NEED_READ, web_metrics },
     { "GET", "/api/info", NEED_READ, web_info },
     { "GET", "/api/clusters", NEED_READ, web_clusters_list },

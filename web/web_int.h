@@ -52,7 +52,7 @@ typedef struct {
     size_t body_len;
     int status;                        /* the response's status, once sent */
     char allow[64];                    /* the Allow header of a 405 */
-    char hdr[320];                     /* more header lines for the response (web_header) */
+    char hdr[512];                     /* more header lines for the response (web_header) */
 } web_req_t;
 
 /* ---- responses (web/http.c) ---- */
@@ -62,6 +62,9 @@ void web_error(web_req_t *r, int status, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 /* Send raw bytes with a content type (text for /metrics, logs). */
 void web_send(web_req_t *r, int status, const char *type, const char *data, size_t len);
+/* The same with Cache-Control: no-cache (revalidate) instead of no-store;
+   a 304 sends no body. */
+void web_send_cached(web_req_t *r, int status, const char *type, const char *data, size_t len);
 /* A streamed response (Server-Sent Events): the status line and headers
    with chunked encoding, then chunks, then the last (empty) chunk. A write
    returns -1 once the client is gone. */
@@ -148,6 +151,7 @@ const web_route_t *web_routes(size_t *n);
 
 /* handlers */
 web_handler_fn web_healthz, web_readyz, web_info, web_metrics;
+web_handler_fn web_ui_page, web_ui_asset;
 web_handler_fn web_jobs_post, web_jobs_list, web_job_get, web_job_cancel, web_job_retry,
     web_job_logs;
 web_handler_fn web_clusters_list, web_clusters_post, web_cluster_get, web_cluster_patch,
