@@ -146,8 +146,9 @@ function onClick(ev) {
   if (!a || a.target || a.hasAttribute('download')) return;
   const url = new URL(a.href, location.href);
   if (url.origin !== location.origin || !isRoute(url.pathname)) return;
+  if (url.hash && url.pathname === location.pathname && url.search === location.search) return; /* in-page anchor */
   ev.preventDefault();
-  if (url.pathname + url.search === location.pathname + location.search && !url.hash) return;
+  if (url.pathname + url.search === location.pathname + location.search) return;
   navigate(url.pathname + url.search);
 }
 
