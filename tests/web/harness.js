@@ -471,7 +471,7 @@ class Ui {
       // A stream or fetch the page itself let go of (navigation, EventSource.close,
       // AbortController, a favicon load cut short by a navigation) is aborted, not failed.
       if (err === 'net::ERR_ABORTED' && ['eventsource', 'fetch', 'xhr', 'other'].includes(req.resourceType())) return;
-      if (err === 'net::ERR_BLOCKED_BY_CLIENT' && !isLoopback(req.url())) return;   // noted by the route
+      if (err.startsWith('net::ERR_BLOCKED_BY_CLIENT') && !isLoopback(req.url())) return;   // noted by the route
       note(`request failed: ${req.method()} ${req.url()} (${req.resourceType()}): ${err}`);
     });
   }

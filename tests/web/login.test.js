@@ -45,6 +45,24 @@ web.test('the right password lands on Clusters; Log out returns to the login for
   await eventually(() => new URL(page.url()).pathname === '/login', { desc: 'the URL to be /login' });
 });
 
+web.test('the login form works with the keyboard alone', async (ui) => {
+  const { page } = ui;
+  await ui.goto('/login');
+  await page.getByLabel('User', { exact: true }).focus();
+  await page.keyboard.type('admin');
+  await page.keyboard.press('Tab');
+  assert.equal(await page.evaluate(() => document.activeElement?.labels?.[0]?.textContent.trim()), 'Password',
+               'Tab from User does not go to Password');
+  await page.keyboard.type(PASSWORD);
+  await page.keyboard.press('Enter');
+  await visible(page.getByRole('heading', { level: 1, name: 'Clusters', exact: true }));
+  // Enter on a focused nav link follows it.
+  const jobs = page.getByRole('link', { name: 'Jobs', exact: true });
+  await jobs.focus();
+  await page.keyboard.press('Enter');
+  await visible(page.getByRole('heading', { level: 1, name: 'Jobs', exact: true }));
+});
+
 web.test('an unauthenticated visit to /jobs goes to /login', async (ui) => {
   const { page } = ui;
   await page.goto(ui.mesh.url + '/jobs');
