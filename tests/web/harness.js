@@ -484,11 +484,18 @@ class Ui {
     return file;
   }
 
-  /** Load path in the page (a full load) and wait for its h1. */
+  /** Load path in the page (a full load) and wait for its h1 and, once
+   *  logged in, for the live events stream (/api/events) to be open. */
   async goto(p, { heading, shot } = {}) {
+    const events = this.loggedIn ? this.page.waitForResponse(
+      (r) => new URL(r.url()).pathname === '/api/events', { timeout: 15000 }) : null;
     await this.page.goto(this.mesh.url + p, { waitUntil: 'load' });
     if (heading) await visible(this.page.getByRole('heading', { level: 1, name: heading }));
     else await visible(this.page.getByRole('heading', { level: 1 }));
+    if (events) {
+      const r = await events;
+      if (r.status() !== 200) throw new Error(`/api/events answered ${r.status()} on ${p}`);
+    }
     if (shot) await this.shot(shot);
   }
 
@@ -501,6 +508,7 @@ class Ui {
     if (shot) await this.shot('login');
     await page.getByRole('button', { name: 'Log in', exact: true }).click();
     await visible(page.getByRole('heading', { level: 1, name: 'Clusters', exact: true }));
+    this.loggedIn = true;
   }
 
   /** Mark the document; stillSameDocument() then tells whether a full load happened since. */
