@@ -65,6 +65,7 @@ typedef struct coord {
     struct auth *auth;        /* credentials (DIR/auth): worker tokens of registrations */
     void *zap;                /* REP answering libzmq's ZAP requests; NULL with --insecure */
     bool secure;              /* CURVE on the router (no --insecure) */
+    char server_pub[41];      /* the coordinator's public key (Z85) when secure */
     struct web *web;          /* the HTTP server, or NULL with --http=off */
     roleset_t roles;          /* role definitions */
     sched_t *sched;           /* ready queues */
