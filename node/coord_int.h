@@ -159,6 +159,8 @@ typedef struct {
     const char *worker;       /* NULL = any; else the worker running it or that ran it last */
     uint64_t before;          /* only ids below this (where a page stopped); 0 = any */
     uint64_t from;            /* only ids at or above this (a creation-time floor); 0 = any */
+    const char *text;         /* NULL = any; else a substring (any case) of the id, role,
+                                 worker, payload or error */
 } coord_filter_t;
 /* What a listing wrote and where it stopped, for the next page's cursor. */
 typedef struct {
@@ -168,7 +170,7 @@ typedef struct {
     uint64_t last_id;         /* the last job written (0 = none) */
     uint64_t scanned_id;      /* the last record read (0 = none) */
 } coord_page_t;
-/* Whether the job passes the filter's state, role and worker tests. */
+/* Whether the job passes the filter's state, role, worker and text tests. */
 bool coord_job_matches(const coord_filter_t *f, const job_t *job);
 /* Encode the stored job (with log) into out if out is given, and/or copy its
    state name. 1 found, 0 not found, -1 store error. */
