@@ -19,6 +19,7 @@
 #include "store/store.h"
 #include "node/coordinator.h"
 #include "node/metrics.h"
+#include "node/coord_events.h"
 
 /* The routing id of the message being handled. */
 typedef struct {
@@ -51,7 +52,7 @@ typedef struct {
     int64_t deadline;         /* monotonic ms: answer "no job" then */
 } coord_poll_t;
 
-typedef struct {
+typedef struct coord {
     const coord_opts_t *opts;
     store_t *store;           /* the LMDB store: jobs, workers, roles */
     bool store_error;         /* a write failed this turn: do not commit it */
@@ -95,6 +96,7 @@ typedef struct {
     coord_stats_t stats;
     metrics_t metrics;        /* finished counts and latency histograms for /metrics */
     uint64_t store_used;      /* bytes of the store in use, at the last room check */
+    coord_events_t events;    /* the UI's event stream and stats history */
 } coord_t;
 
 

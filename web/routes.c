@@ -39,6 +39,8 @@ static const web_route_t s_routes[] = {
     { "GET", "/ui/{dir}/{file}", NEED_NONE, web_ui_asset },
     { "GET", "/metrics", NEED_READ, web_metrics },
     { "GET", "/api/info", NEED_READ, web_info },
+    { "GET", "/api/events", NEED_READ, web_events },
+    { "GET", "/api/stats", NEED_READ, web_stats },
     { "GET", "/api/clusters", NEED_READ, web_clusters_list },
     { "POST", "/api/clusters", NEED_ADMIN, web_clusters_post },
     { "GET", "/api/clusters/{id}", NEED_READ, web_cluster_get },
