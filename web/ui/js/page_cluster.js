@@ -142,7 +142,7 @@ function render(params, view) {
   const pageInfo = h('span', { class: 'muted' });
 
   view.append(
-    h('p', { class: 'crumbs' }, h('a', { href: '/clusters' }, 'Clusters'), ' / ', h('span', null, id)),
+    h('p', { class: 'crumbs' }, h('a', { href: '/clusters' }, 'All workers')),
     h('div', { class: 'page-head' }, h('div', { class: 'title-row' }, h1, badgeSlot), controls),
     banner,
     h('section', { class: 'card', 'aria-labelledby': 'sec-details' }, h('h2', { id: 'sec-details' }, 'Details'), details),

@@ -242,7 +242,7 @@ function render(params, view, query) {
         h('td', null, labelChips(c.labels)),
         h('td', { class: 'num' }, (c.slots_used ?? 0) + ' / ' + (c.slots ?? 0)),
         h('td', { class: 'num' }, c.running && c.running.length
-          ? h('a', { href: '/jobs?worker=' + encodeURIComponent(c.id) + '&state=running', 'aria-label': c.running.length + ' running jobs on ' + c.name }, String(c.running.length))
+          ? h('a', { href: '/jobs?worker=' + encodeURIComponent(c.id) + '&state=running', title: 'Its running jobs' }, String(c.running.length))
           : '0'),
         h('td', null, timeCell(c.last_heartbeat)),
         h('td', null, c.version || h('span', { class: 'muted' }, '—')),
