@@ -72,7 +72,7 @@ async function seed() {
 function showConnection(state) {
   if (!connEl) return;
   connEl.className = 'conn conn-' + state;
-  connEl.textContent = state === 'live' ? 'Live' : state === 'reconnecting' ? 'Reconnecting…' : 'Offline';
+  connEl.textContent = state === 'live' ? 'Live' : state === 'reconnecting' ? 'Reconnecting…' : state === 'connecting' ? 'Connecting…' : 'Offline';
   connEl.title = state === 'live' ? 'Live updates are on' : 'Waiting for the coordinator; the page updates again when it is back';
 }
 
