@@ -9,12 +9,13 @@
    - a state is always shown as colour plus its word (stateBadge). */
 
 const SVG_NS = 'http://www.w3.org/2000/svg';
-const SVG_TAGS = new Set(['svg', 'path', 'g', 'line', 'polyline', 'rect', 'circle', 'text', 'title']);
+const SVG_TAGS = new Set(['svg', 'path', 'g', 'line', 'polyline', 'rect', 'circle']);
 
 /**
  * h(tag, attrs, ...children) -> Element.
  * attrs: class (string or array), text (textContent), on: {event: fn},
- * style: {prop: value} (CSSOM), any other attribute (aria-*, data-*, for, ...);
+ * style: {prop: value} (CSSOM; a style string is ignored), onclick: fn (as a listener;
+ * a string is ignored), any other attribute (aria-*, data-*, for, ...);
  * true sets an empty attribute, false/null/undefined skips it.
  * For form controls `value`, `checked` and `selected` are set as properties too.
  * children: nodes, strings/numbers, arrays of them; null/undefined/false skipped.
@@ -39,8 +40,12 @@ export function h(tag, attrs, ...children) {
       } else if ((k === 'checked' || k === 'selected') && k in el) {
         el[k] = !!v;
         if (v) el.setAttribute(k, '');
-      } else if (k.startsWith('on') && typeof v === 'function') {
-        el.addEventListener(k.slice(2).toLowerCase(), v);
+      } else if (/^on/i.test(k)) {
+        /* a function becomes a listener; a string would be an inline handler,
+           which the CSP refuses, so it is never written */
+        if (typeof v === 'function') el.addEventListener(k.slice(2).toLowerCase(), v);
+      } else if ((k === 'href' || k === 'src' || k === 'action') && /^\s*(javascript|vbscript|data):/i.test(String(v)) && !/^data:image\//i.test(String(v))) {
+        /* a script URL is never written, whatever the data says */
       } else {
         el.setAttribute(k, v === true ? '' : String(v));
       }
