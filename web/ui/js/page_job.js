@@ -14,6 +14,7 @@ import { api } from './api.js';
 import { h, clear, toast, fmtTime, stateBadge } from './dom.js';
 import { onEvent } from './events.js';
 import { logView } from './logview.js';
+import { ansiToNodes } from './ansi.js';
 import { fmtDuration, jobDuration, relTimeEl, refreshRelTimes } from './page_jobs.js';
 
 const CSS_HREF = '/ui/css/pages.css';
@@ -134,8 +135,7 @@ async function renderJob(view, id) {
       }
       const focused = head.contains(document.activeElement) ? document.activeElement.textContent : null;
       clear(head).append(
-        h('h1', { class: 'job-title' }, 'Job ', h('span', { class: 'mono', text: j.id })),
-        stateBadge(j.state),
+        h('div', { class: 'title-row' }, h('h1', { class: 'job-title' }, 'Job ', h('span', { class: 'mono', text: j.id })), stateBadge(j.state)),
         h('div', { class: 'page-actions' }, actions)
       );
       if (focused) {
@@ -148,7 +148,7 @@ async function renderJob(view, id) {
     part('meta', [j.role, j.worker, j.attempts, j.max_attempts, j.priority, j.exit_code, j.created_ms, j.started_ms, j.finished_ms, j.run_at_ms, j.where, j.state], () => {
       const rows = [];
       const add = (label, value) => rows.push(h('div', { class: 'meta-item' }, h('dt', { text: label }), h('dd', null, value)));
-      const when = (ms) => (ms ? [h('span', { text: fmtTime(ms) }), ' (', relTimeEl(ms), ')'] : h('span', { class: 'muted', text: '—' }));
+      const when = (ms) => (ms ? [h('span', { text: fmtTime(ms) }), h('span', { class: 'rel muted' }, relTimeEl(ms))] : h('span', { class: 'muted', text: '—' }));
       add('Role', h('a', { href: `/roles/${encodeURIComponent(j.role)}`, text: j.role }));
       add('Worker', j.worker ? h('a', { href: `/clusters/${encodeURIComponent(j.worker)}`, text: j.worker }) : h('span', { class: 'muted', text: 'none yet' }));
       add('Attempts', j.max_attempts ? `${j.attempts} of ${j.max_attempts}` : String(j.attempts));
@@ -205,6 +205,7 @@ async function renderJob(view, id) {
     part('result', [j.result, j.state], () => {
       clear(resultBody);
       if (j.result === null || j.result === undefined) resultBody.append(h('p', { class: 'muted', text: FINISHED.has(j.state) ? 'No result.' : 'No result yet.' }));
+      else if (typeof j.result === 'string') resultBody.append(h('pre', { class: 'log-pre result-text', tabindex: '0' }, ansiToNodes(j.result))); // a command's output: colours kept, on the log's dark panel
       else resultBody.append(h('pre', { class: 'json', tabindex: '0', text: jsonText(j.result) }));
     });
   }

@@ -335,7 +335,7 @@ async function renderRoles(view, selected) {
         disabled: ro,
         'aria-describedby': id('env') + '-hint',
       }),
-      enabled: h('input', { id: id('enabled'), type: 'checkbox', checked: role ? !!r.enabled : true, disabled: ro }),
+      enabled: h('input', { id: id('enabled'), type: 'checkbox', checked: role ? !!r.enabled : true, disabled: ro, 'aria-describedby': id('enabled') + '-hint' }),
       labels: h('input', {
         id: id('labels'),
         type: 'text',
@@ -381,7 +381,13 @@ async function renderRoles(view, selected) {
           h('label', { for: id('shell'), text: 'Shell' }),
           hint('shell', 'Run the command as one /bin/sh line.')
         ),
-        h('div', { class: 'field check' }, f.enabled, h('label', { for: id('enabled'), text: 'Enabled' })),
+        h(
+          'div',
+          { class: 'field check' },
+          f.enabled,
+          h('label', { for: id('enabled'), text: 'Enabled' }),
+          hint('enabled', 'Off: new jobs are refused; queued ones still run.')
+        ),
         field('timeout', 'Timeout', f.timeout_ms, 'Milliseconds; 0 = none.'),
         field('attempts', 'Max attempts', f.max_attempts, 'At least 1.'),
         field('backoff', 'Backoff', f.backoff_base_ms, 'Milliseconds before the first retry; doubles each retry.'),
