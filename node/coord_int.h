@@ -19,6 +19,7 @@
 #include "store/store.h"
 #include "node/coordinator.h"
 #include "node/metrics.h"
+#include "node/coord_events.h"
 
 /* The routing id of the message being handled. */
 typedef struct {
@@ -51,7 +52,7 @@ typedef struct {
     int64_t deadline;         /* monotonic ms: answer "no job" then */
 } coord_poll_t;
 
-typedef struct {
+typedef struct coord {
     const coord_opts_t *opts;
     store_t *store;           /* the LMDB store: jobs, workers, roles */
     bool store_error;         /* a write failed this turn: do not commit it */
@@ -64,6 +65,7 @@ typedef struct {
     struct auth *auth;        /* credentials (DIR/auth): worker tokens of registrations */
     void *zap;                /* REP answering libzmq's ZAP requests; NULL with --insecure */
     bool secure;              /* CURVE on the router (no --insecure) */
+    char server_pub[41];      /* the coordinator's public key (Z85) when secure */
     struct web *web;          /* the HTTP server, or NULL with --http=off */
     roleset_t roles;          /* role definitions */
     sched_t *sched;           /* ready queues */
@@ -95,6 +97,7 @@ typedef struct {
     coord_stats_t stats;
     metrics_t metrics;        /* finished counts and latency histograms for /metrics */
     uint64_t store_used;      /* bytes of the store in use, at the last room check */
+    coord_events_t events;    /* the UI's event stream and stats history */
 } coord_t;
 
 
@@ -156,6 +159,8 @@ typedef struct {
     const char *worker;       /* NULL = any; else the worker running it or that ran it last */
     uint64_t before;          /* only ids below this (where a page stopped); 0 = any */
     uint64_t from;            /* only ids at or above this (a creation-time floor); 0 = any */
+    const char *text;         /* NULL = any; else a substring (any case) of the id, role,
+                                 worker, payload or error */
 } coord_filter_t;
 /* What a listing wrote and where it stopped, for the next page's cursor. */
 typedef struct {
@@ -165,7 +170,7 @@ typedef struct {
     uint64_t last_id;         /* the last job written (0 = none) */
     uint64_t scanned_id;      /* the last record read (0 = none) */
 } coord_page_t;
-/* Whether the job passes the filter's state, role and worker tests. */
+/* Whether the job passes the filter's state, role, worker and text tests. */
 bool coord_job_matches(const coord_filter_t *f, const job_t *job);
 /* Encode the stored job (with log) into out if out is given, and/or copy its
    state name. 1 found, 0 not found, -1 store error. */

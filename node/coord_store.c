@@ -44,9 +44,12 @@ void coord_save_job(coord_t *c, job_t *job)
     char err[200];
     if (c->store_error)
         return;
+    bool changed = job->stored_state != job->state;   /* store_put_job updates it */
     if (store_begin(c->store, err, sizeof err) != 0 ||
         store_put_job(c->store, job, err, sizeof err) != 0)
         s_failed(c, "saving a job", err);
+    else if (changed)
+        coord_event_job(c, job);
 }
 
 void coord_save_idem(coord_t *c, pb_str_t key, uint64_t id, int64_t created_ms)
@@ -67,6 +70,8 @@ void coord_save_peer(coord_t *c, const peer_t *p)
     if (store_begin(c->store, err, sizeof err) != 0 ||
         store_put_worker(c->store, p, err, sizeof err) != 0)
         s_failed(c, "saving a worker", err);
+    else
+        coord_event_worker(c, p);
 }
 
 void coord_save_role(coord_t *c, const role_t *r)
@@ -76,6 +81,8 @@ void coord_save_role(coord_t *c, const role_t *r)
         return;
     if (store_begin(c->store, err, sizeof err) != 0 || store_put_role(c->store, r, err, sizeof err) != 0)
         s_failed(c, "saving a role", err);
+    else
+        coord_event_role(c, r->name, false);
 }
 
 void coord_delete_role(coord_t *c, const char *name)
@@ -86,6 +93,8 @@ void coord_delete_role(coord_t *c, const char *name)
     if (store_begin(c->store, err, sizeof err) != 0 ||
         store_del_role(c->store, name, err, sizeof err) != 0)
         s_failed(c, "deleting a role", err);
+    else
+        coord_event_role(c, name, true);
 }
 
 int coord_commit(coord_t *c)

@@ -13,7 +13,8 @@
          with --durability=sync, waits for it to reach the disk (group commit);
       6. only then sends what the turn owes clients (SUBMITTED, REPLY, and
          the RESULTs, one message per client), so no acknowledged job can be
-         lost by a crash.
+         lost by a crash, and publishes the turn's events for the UI
+         (node/coord_events.h; a stats sample once a second).
     Rules: only this thread touches jobs, peers and queues; a frame that does
     not decode is counted and dropped, never fatal; ROUTER_MANDATORY is on,
     so a send to a vanished peer fails here instead of vanishing silently.
@@ -100,7 +101,9 @@ static int s_open_socket(coord_t *c)
     /* the HTTP layer's socket: in-process only, so API messages come from
        this process's authenticated HTTP handlers and nowhere else */
     c->api = s_router(c);
-    return c->api ? zmq_bind(c->api, COORD_API_ENDPOINT) : -1;
+    if (!c->api || zmq_bind(c->api, COORD_API_ENDPOINT) != 0)
+        return -1;
+    return coord_events_open(c);     /* before the HTTP layer subscribes */
 }
 
 static int s_start_web(coord_t *c)
@@ -117,6 +120,7 @@ static int s_start_web(coord_t *c)
     web_opts_t w = {
         .listen = c->opts->http, .max_body = (size_t) c->opts->http_max_body,
         .threads = c->opts->http_threads, .zctx = c->zctx, .api_endpoint = COORD_API_ENDPOINT,
+        .events_endpoint = COORD_EVENTS_ENDPOINT,
         .auth = c->auth, .cluster_id = store_cluster_id(c->store), .version = POPEBOT_VERSION,
         .timeout_ms = 10000, .follow_max_ms = c->opts->http_follow_max_ms,
         .tls_pem = c->opts->tls_cert ? pem : NULL,
@@ -180,6 +184,7 @@ static void s_fini(coord_t *c)
         zmq_close(c->api);
     if (c->zap)
         zmq_close(c->zap);
+    coord_events_close(c);
     if (c->zctx)
         zmq_ctx_term(c->zctx);
     zhashx_destroy(&c->by_rid);
@@ -352,20 +357,22 @@ static long s_poll_ms(const coord_t *c)
 
 static int s_loop(coord_t *c, int sigfd)
 {
-    zmq_pollitem_t items[4] = {
+    zmq_pollitem_t items[5] = {
         { c->router, 0, ZMQ_POLLIN, 0 },
         { NULL, sigfd, ZMQ_POLLIN, 0 },
         { c->api, 0, ZMQ_POLLIN, 0 },
+        { c->events.xpub, 0, ZMQ_POLLIN, 0 },
         { c->zap, 0, ZMQ_POLLIN, 0 },
     };
     for (;;) {
-        if (zmq_poll(items, c->zap ? 4 : 3, s_poll_ms(c)) < 0 && errno != EINTR) {
+        if (zmq_poll(items, c->zap ? 5 : 4, s_poll_ms(c)) < 0 && errno != EINTR) {
             log_msg(LL_ERROR, "coordinator", "poll: %s", zmq_strerror(errno));
             return 1;
         }
         if ((items[1].revents & ZMQ_POLLIN) && s_signalled(sigfd))
             return 0;
         coord_zap_serve(c);
+        coord_events_read(c);
         for (int n = 0; n < BATCH_MAX && s_recv_one(c, c->router) == 1; n++)
             ;
         for (int n = 0; n < BATCH_MAX && s_recv_one(c, c->api) == 1; n++)
@@ -375,10 +382,12 @@ static int s_loop(coord_t *c, int sigfd)
         coord_dispatch(c);
         coord_api_tick(c, clock_mono_ms());  /* after dispatch: a due poll may still get a job */
         coord_prune(c, clock_mono_ms());
+        coord_events_tick(c, clock_mono_ms());
         coord_results_flush(c);
         if (coord_commit(c) != 0)
             return 2; /* nothing of this turn was acknowledged */
         coord_outbox_flush(c);
+        coord_events_flush(c);
     }
 }
 

@@ -15,11 +15,12 @@
     It starts at Last-Event-ID (an EventSource resuming) or ?offset. The
     thread polls the loop every FOLLOW_POLL_MS from the last offset (at
     once while output is backed up), writes a comment every
-    FOLLOW_KEEPALIVE_MS so proxies keep the connection, and stops when a
+    SSE_KEEPALIVE_MS so proxies keep the connection, and stops when a
     write fails (the client left), after --http-follow-max, or when the
     server stops: civetweb holds this thread for the stream's life.
 */
 #include "web/web_int.h"
+#include "web/sse.h"
 #include "mesh/clock.h"
 
 #include <errno.h>
@@ -30,7 +31,6 @@
 #define LOG_LIMIT_DEFAULT 65536
 #define LOG_LIMIT_MAX (1 << 20)
 #define FOLLOW_POLL_MS 200
-#define FOLLOW_KEEPALIVE_MS 15000
 #define FOLLOW_LOOP_WAIT_MS 3000      /* one poll's wait for the loop */
 
 /* A whole number >= 0 (at most max) from text; false when it is not one. */
@@ -89,36 +89,6 @@ static json_t *s_query(const char *id, long long offset, long long limit)
 
 /* ---- the event stream ------------------------------------------------------- */
 
-typedef struct {
-    web_req_t *r;
-    int64_t last_write;                /* monotonic ms of the last write */
-    bool gone;                         /* a write failed */
-} s_stream_t;
-
-static void s_write(s_stream_t *s, const char *text, size_t len)
-{
-    if (!s->gone && web_stream_write(s->r, text, len) != 0)
-        s->gone = true;
-    s->last_write = clock_mono_ms();
-}
-
-/* "id: ID\n" (when id >= 0) "event: NAME\ndata: JSON\n\n"; steals data. */
-static void s_event(s_stream_t *s, const char *name, long long id, json_t *data)
-{
-    char *text = data ? json_dumps(data, JSON_COMPACT) : NULL;
-    json_decref(data);
-    size_t n = (text ? strlen(text) : 2) + 96;
-    char *ev = malloc(n);
-    if (ev) {
-        int len = id >= 0 ? snprintf(ev, n, "id: %lld\nevent: %s\ndata: %s\n\n", id, name,
-                                     text ? text : "{}")
-                          : snprintf(ev, n, "event: %s\ndata: %s\n\n", name, text ? text : "{}");
-        s_write(s, ev, (size_t) len);
-    }
-    free(ev);
-    free(text);
-}
-
 /* The job for "end", without the log tail this stream already sent. */
 static json_t *s_end_job(web_req_t *r, const char *id, const char *state)
 {
@@ -136,7 +106,7 @@ static void s_pause(int ms)
 }
 
 /* Send what one answer of job.logs holds; true when the stream is done. */
-static bool s_deliver(s_stream_t *s, const char *id, json_t *got, char *state, size_t slen,
+static bool s_deliver(sse_t *s, const char *id, json_t *got, char *state, size_t slen,
                       long long *offset)
 {
     const char *data = json_string_value(json_object_get(got, "data"));
@@ -145,17 +115,17 @@ static bool s_deliver(s_stream_t *s, const char *id, json_t *got, char *state, s
     json_int_t next = json_integer_value(json_object_get(got, "next_offset"));
     if (now && !state[0]) {             /* the state it is in, before anything else */
         snprintf(state, slen, "%s", now);
-        s_event(s, "state", -1, json_pack("{s:s}", "state", now));
+        sse_event(s, "state", -1, json_pack("{s:s}", "state", now));
     }
     if (next > from)
-        s_event(s, "log", next, json_pack("{s:I,s:s}", "offset", from, "data", data ? data : ""));
+        sse_event(s, "log", next, json_pack("{s:I,s:s}", "offset", from, "data", data ? data : ""));
     *offset = next;
     if (now && strcmp(now, state) != 0) {
         snprintf(state, slen, "%s", now);
-        s_event(s, "state", -1, json_pack("{s:s}", "state", now));
+        sse_event(s, "state", -1, json_pack("{s:s}", "state", now));
     }
     if (json_is_true(json_object_get(got, "complete"))) {
-        s_event(s, "end", -1, s_end_job(s->r, id, state));
+        sse_event(s, "end", -1, s_end_job(s->r, id, state));
         return true;
     }
     return false;
@@ -163,11 +133,10 @@ static bool s_deliver(s_stream_t *s, const char *id, json_t *got, char *state, s
 
 static void s_follow(web_req_t *r, const char *id, long long offset, json_t *got)
 {
-    s_stream_t s = { r, clock_mono_ms(), false };
-    int64_t deadline = s.last_write + r->web->opts.follow_max_ms;
+    sse_t s;
+    int64_t deadline = clock_mono_ms() + r->web->opts.follow_max_ms;
     char state[32] = "";
-    web_stream_start(r, 200, "text/event-stream; charset=utf-8");
-    s_write(&s, "retry: 1000\n\n", 13);
+    sse_start(&s, r);
     while (got && !s.gone && !atomic_load(&r->web->stopping)) {
         json_int_t from = json_integer_value(json_object_get(got, "offset"));
         json_int_t next = json_integer_value(json_object_get(got, "next_offset"));
@@ -179,8 +148,7 @@ static void s_follow(web_req_t *r, const char *id, long long offset, json_t *got
         int64_t now = clock_mono_ms();
         if (now >= deadline)
             break;
-        if (now - s.last_write >= FOLLOW_KEEPALIVE_MS)
-            s_write(&s, ": keep-alive\n\n", 14);
+        sse_keepalive(&s);
         if (next == from || next >= end)    /* caught up: wait for more */
             s_pause(FOLLOW_POLL_MS);
         json_t *q = s_query(id, offset, LOG_LIMIT_DEFAULT);
@@ -188,8 +156,7 @@ static void s_follow(web_req_t *r, const char *id, long long offset, json_t *got
         json_decref(q);
     }
     json_decref(got);
-    if (!s.gone)
-        web_stream_end(r);
+    sse_end(&s);
 }
 
 void web_job_logs(web_req_t *r)

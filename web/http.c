@@ -274,7 +274,7 @@ bool web_hold(web_req_t *r, atomic_int *held, int max, const char *what)
         return true;
     atomic_fetch_sub(held, 1);
     web_error(r, 503, "busy", "%d %s are open already, the most this server holds at once "
-              "(a quarter of --http-threads for log follows, half for job polls)", max, what);
+              "(a quarter of --http-threads for event streams and log follows, half for job polls)", max, what);
     return false;
 }
 

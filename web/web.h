@@ -27,6 +27,7 @@ typedef struct {
     unsigned threads;          /* civetweb worker threads (long polls hold one each) */
     void *zctx;                /* the coordinator's ZeroMQ context */
     const char *api_endpoint;  /* the loop's in-process socket */
+    const char *events_endpoint; /* the loop's event XPUB (in-process) */
     struct auth *auth;         /* credentials */
     const char *cluster_id;
     const char *version;

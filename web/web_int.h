@@ -151,7 +151,7 @@ const web_route_t *web_routes(size_t *n);
 
 /* handlers */
 web_handler_fn web_healthz, web_readyz, web_info, web_metrics;
-web_handler_fn web_ui_page, web_ui_asset;
+web_handler_fn web_ui_page, web_ui_asset, web_events, web_stats, web_jointokens_post;
 web_handler_fn web_jobs_post, web_jobs_list, web_job_get, web_job_cancel, web_job_retry,
     web_job_logs;
 web_handler_fn web_clusters_list, web_clusters_post, web_cluster_get, web_cluster_patch,

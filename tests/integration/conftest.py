@@ -834,3 +834,42 @@ def pytest_runtest_makereport(item, call):
     m = getattr(item, "_popebot_mesh", None)
     if m is not None and rep.failed and rep.when in ("call", "setup"):
         rep.sections.append(("popebot-node logs", m.log_report()))
+
+
+class Events:
+    """A minimal SSE reader over a streamed requests.Response."""
+
+    def __init__(self, resp):
+        self.resp = resp
+        self.lines = resp.iter_lines(decode_unicode=True)
+
+    def next(self):
+        """The next event as (name, id or None, parsed data), or None at the end."""
+        name, eid, data = "message", None, []
+        for line in self.lines:
+            if line == "":
+                if data:
+                    return name, eid, json.loads("\n".join(data))
+                name, eid = "message", None
+                continue
+            if line.startswith(":"):
+                continue
+            field, _, value = line.partition(":")
+            value = value[1:] if value.startswith(" ") else value
+            if field == "event":
+                name = value
+            elif field == "id":
+                eid = value
+            elif field == "data":
+                data.append(value)
+        return None
+
+    def until(self, want):
+        """Events up to and including the first named want."""
+        got = []
+        while True:
+            ev = self.next()
+            assert ev is not None, f"stream ended before a {want!r} event; got {got}"
+            got.append(ev)
+            if ev[0] == want:
+                return got

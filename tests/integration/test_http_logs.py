@@ -3,9 +3,10 @@ output (multi-byte UTF-8 never split between ranges), and the live follow
 as Server-Sent Events: lines arrive as the job prints them, the stream ends
 with "end", a reconnect with Last-Event-ID resumes without duplicates, and
 --http-follow-max bounds a stream."""
-import json
 
 import requests
+
+from conftest import Events
 
 LINES = 5000
 
@@ -35,45 +36,6 @@ def start(mesh, extra=()):
 
 def open_gate(mesh, n):
     (mesh.tmp / "gate" / str(n)).touch()
-
-
-class Events:
-    """A minimal SSE reader over a streamed requests.Response."""
-
-    def __init__(self, resp):
-        self.resp = resp
-        self.lines = resp.iter_lines(decode_unicode=True)
-
-    def next(self):
-        """The next event as (name, id or None, parsed data), or None at the end."""
-        name, eid, data = "message", None, []
-        for line in self.lines:
-            if line == "":
-                if data:
-                    return name, eid, json.loads("\n".join(data))
-                name, eid = "message", None
-                continue
-            if line.startswith(":"):
-                continue
-            field, _, value = line.partition(":")
-            value = value[1:] if value.startswith(" ") else value
-            if field == "event":
-                name = value
-            elif field == "id":
-                eid = value
-            elif field == "data":
-                data.append(value)
-        return None
-
-    def until(self, want):
-        """Events up to and including the first named want."""
-        got = []
-        while True:
-            ev = self.next()
-            assert ev is not None, f"stream ended before a {want!r} event; got {got}"
-            got.append(ev)
-            if ev[0] == want:
-                return got
 
 
 def follow(mesh, jid, last_id=None, query=""):
