@@ -25,7 +25,7 @@ function niceMax(v) {
 function fmtNum(v) {
   if (v >= 1000) return (v / 1000).toFixed(v >= 10000 ? 0 : 1) + 'k';
   if (v >= 10 || Number.isInteger(v)) return String(Math.round(v));
-  return v.toFixed(1);
+  return String(Number(v.toFixed(2)));
 }
 
 function cssVar(el, name, fallback) {

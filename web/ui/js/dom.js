@@ -158,13 +158,15 @@ export function confirmDialog(title, message, confirmLabel = 'OK') {
 
 function toastHost(kind) {
   const id = kind === 'error' ? 'toasts-error' : 'toasts';
+  let wrap = document.getElementById('toast-area');
+  if (!wrap) wrap = h('div', { id: 'toast-area', class: 'toast-area' });
+  /* A modal dialog sits in the top layer above everything else: toasts go
+     inside the open one (if any) so they are seen, and back to body after. */
+  const modals = Array.from(document.querySelectorAll('dialog[open]')).filter((d) => d.matches(':modal'));
+  const parent = modals.length ? modals[modals.length - 1] : document.body;
+  if (wrap.parentElement !== parent) parent.appendChild(wrap);
   let host = document.getElementById(id);
   if (!host) {
-    let wrap = document.getElementById('toast-area');
-    if (!wrap) {
-      wrap = h('div', { id: 'toast-area', class: 'toast-area' });
-      document.body.appendChild(wrap);
-    }
     /* Errors are announced assertively, others politely; neither uses
        role="alert", which belongs to the form errors (login). */
     host = h('div', { id, class: 'toast-list', 'aria-live': kind === 'error' ? 'assertive' : 'polite', 'aria-relevant': 'additions' });
@@ -172,6 +174,13 @@ function toastHost(kind) {
   }
   return host;
 }
+
+/* When a dialog closes, its toasts move back to the page before it is removed
+   (a capture listener sees the non-bubbling close event first). */
+document.addEventListener('close', (ev) => {
+  const wrap = document.getElementById('toast-area');
+  if (wrap && ev.target instanceof HTMLDialogElement && ev.target.contains(wrap)) document.body.appendChild(wrap);
+}, true);
 
 /** A short message in the corner; kind "ok" (default) or "error". */
 export function toast(message, kind = 'ok') {

@@ -176,7 +176,7 @@ function registerDialog(onDone) {
     }
     const close = h('button', { type: 'button', class: 'btn btn-primary', text: 'Close' });
     close.addEventListener('click', () => dlg.close());
-    body.append(
+    body.append(...[
       h('p', { class: 'note-ok' }, 'Registered ', h('strong', null, reg.name), ' (id ', h('code', null, reg.id), '). It shows as offline until the worker connects.'),
       cmd
         ? block('Join command (ZeroMQ worker)', cmd, 'Copy join command')
@@ -186,7 +186,7 @@ function registerDialog(onDone) {
       h('div', { class: 'once' },
         h('p', { class: 'warning' }, h('strong', null, 'Shown once: '), 'copy the worker token now. It is stored hashed and cannot be shown again. The HTTP-only worker sends it as x-api-key.'),
         block('Worker token', reg.token, 'Copy worker token', 'token-block')),
-      h('div', { class: 'dialog-actions' }, close));
+      h('div', { class: 'dialog-actions' }, close)].filter(Boolean));
     close.focus();
   }
 
