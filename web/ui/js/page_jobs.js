@@ -94,6 +94,7 @@ async function renderJobs(view, query) {
     name: 'q',
     value: filters.q,
     placeholder: 'id, role, worker or payload text',
+    maxlength: '159',
     autocomplete: 'off',
     spellcheck: 'false',
   });
@@ -137,6 +138,7 @@ async function renderJobs(view, query) {
   let again = false;
   let liveTimer = null;
   let shown = new Map(); // id -> row parts, for in-place updates
+  const workerNames = new Map(); // worker id -> name, for the Worker column
   let reqSeq = 0;
 
   function syncUrl() {
@@ -173,7 +175,9 @@ async function renderJobs(view, query) {
     const j = p.job;
     clear(p.badgeCell).append(stateBadge(j.state));
     clear(p.workerCell).append(
-      j.worker ? h('a', { href: `/clusters/${encodeURIComponent(j.worker)}`, text: j.worker }) : h('span', { class: 'muted', text: '—' })
+      j.worker
+        ? h('a', { href: `/clusters/${encodeURIComponent(j.worker)}`, title: j.worker, text: workerNames.get(j.worker) || j.worker })
+        : h('span', { class: 'muted', text: '—' })
     );
     p.attemptsCell.textContent = j.max_attempts ? `${j.attempts ?? 0} / ${j.max_attempts}` : String(j.attempts ?? 0);
     p.durCell.textContent = fmtDuration(jobDuration(j));
@@ -283,6 +287,9 @@ async function renderJobs(view, query) {
       };
       fillSel(roleSel, 'Any role', (r.roles || []).map((x) => [x.name, x.name]), filters.role);
       const cl = c.clusters || [];
+      workerNames.clear();
+      for (const w of cl) if (w.name) workerNames.set(w.id, w.name);
+      for (const p of shown.values()) fillRow(p);
       const names = new Map();
       for (const w of cl) names.set(w.name, (names.get(w.name) || 0) + 1);
       fillSel(
