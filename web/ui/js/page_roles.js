@@ -607,6 +607,8 @@ async function renderRoles(view, selected) {
 
   renderDetail();
   await load();
+  // On a phone the details sit below the whole list: bring them into view.
+  if (selected && !dead && window.matchMedia('(max-width: 760px)').matches) detail.scrollIntoView({ block: 'start' });
 
   const offs = [
     onEvent('role', scheduleReload),
