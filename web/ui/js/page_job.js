@@ -205,7 +205,7 @@ async function renderJob(view, id) {
     part('result', [j.result, j.state], () => {
       clear(resultBody);
       if (j.result === null || j.result === undefined) resultBody.append(h('p', { class: 'muted', text: FINISHED.has(j.state) ? 'No result.' : 'No result yet.' }));
-      else if (typeof j.result === 'string') resultBody.append(h('pre', { class: 'log-pre result-text', tabindex: '0' }, ansiToNodes(j.result))); // a command's output: colours kept, on the log's dark panel
+      else if (typeof j.result === 'string') resultBody.append(h('pre', { class: 'result-text', tabindex: '0' }, ansiToNodes(j.result))); // a command's output: colours kept, on the log's dark panel
       else resultBody.append(h('pre', { class: 'json', tabindex: '0', text: jsonText(j.result) }));
     });
   }
