@@ -199,9 +199,10 @@ void coord_worker_log(coord_t *c, peer_t *p, const pb_log_t *m);
 void coord_worker_done(coord_t *c, peer_t *p, const pb_done_item_t *d);
 /* p is gone (silent, BYE, unreachable): offline, leases released. */
 void coord_peer_down(coord_t *c, peer_t *p, const char *why);
-/* p's registration is deleted: leases requeued without counting the
-   attempt, a connected worker sent REVOKEs and ERROR deleted, unbound. */
-void coord_peer_remove(coord_t *c, peer_t *p);
+/* An admin deleted (code "deleted") or disconnected ("disconnected") p:
+   leases requeued without counting the attempt, a connected worker sent
+   REVOKEs and ERROR code/message, unbound, offline. */
+void coord_peer_evict(coord_t *c, peer_t *p, const char *code, const char *message);
 /* Detach a running job from its worker (the caller decides what next). */
 void coord_unlease(coord_t *c, job_t *job);
 /* The lease ended without a result: the attempt counts, the job is retried
