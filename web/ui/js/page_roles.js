@@ -560,7 +560,13 @@ async function renderRoles(view, selected) {
     );
     const dlg = h('dialog', { class: 'dialog run-dialog', 'aria-labelledby': tid }, h('h2', { id: tid, text: `Run ${role.name}` }), form);
     cancel.addEventListener('click', () => dlg.close());
-    dlg.addEventListener('close', () => dlg.remove());
+    // While the modal is open the panel behind it is out of the accessibility
+    // tree too, so "Run" names one button only (not also "Run now").
+    detail.setAttribute('aria-hidden', 'true');
+    dlg.addEventListener('close', () => {
+      detail.removeAttribute('aria-hidden');
+      dlg.remove();
+    });
     payload.addEventListener('input', () => {
       alert.textContent = '';
     });
