@@ -4,7 +4,7 @@
 // Rules kept: the filters and the search live in the URL query (replaceState),
 // so a reload or a shared link keeps them; pages follow the API's cursor
 // (Next page pushes the current cursor on a stack, Previous page pops it);
-// `job` events refresh the first page (throttled) and only update, in place,
+// `job` events refresh the first page (throttled to 4 a second) and only update, in place,
 // the rows already shown on later pages, so the user never loses their place;
 // DOM built with h()/textContent; failed requests show the server's message.
 // The search is sent as `q=`; a coordinator that does not know `q` (422) gets
@@ -362,7 +362,7 @@ async function renderJobs(view, query) {
       liveTimer = setTimeout(() => {
         liveTimer = null;
         load();
-      }, 500);
+      }, 250);
   }
   const refetch = () => {
     loadChoices();
