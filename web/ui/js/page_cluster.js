@@ -3,7 +3,8 @@
    the controls Drain/Resume, Edit, Disconnect and Delete.
 
    Rules it keeps:
-   - h1 is the worker's name, next to its state badge (colour plus word);
+   - h1 is the worker's name, next to its state badge (colour plus word), the
+     one place the page shows its state word (tests find it by exact text);
    - live: `worker` events for this id refetch the registration (a `deleted`
      one says so), `job` events of this worker refetch the running jobs and the
      first history page (debounced), `open`/`overflow` refetch everything;
@@ -169,7 +170,6 @@ function render(params, view) {
       detail('ID', h('code', null, c.id)),
       detail('Name', c.name),
       detail('Kind', c.kind === 'http' ? 'HTTP-only' : 'ZeroMQ'),
-      detail('State', stateBadge(c.state)),
       detail('Roles', (c.roles || []).join(', ') || 'none'),
       detail('Labels', labelsText(c.labels)),
       detail('Slots', (c.slots_used ?? 0) + ' used of ' + (c.slots ?? 0)),
