@@ -21,7 +21,7 @@ const CSS_HREF = '/ui/css/pages.css';
 const CANCELLABLE = new Set(['queued', 'scheduled', 'running']);
 const RETRYABLE = new Set(['failed', 'timed_out', 'cancelled', 'dead']);
 const FINISHED = new Set(['succeeded', 'failed', 'timed_out', 'cancelled', 'dead']);
-const POLL_MS = 2000; // progress is not announced by events: poll while running
+const TICK_MS = 2000; // relative times and a running job's duration
 
 function usePagesCss() {
   if (document.head.querySelector(`link[href="${CSS_HREF}"]`)) return;
@@ -275,17 +275,22 @@ async function renderJob(view, id) {
     onEvent('job', (ev) => {
       if (ev && ev.id === id) scheduleFetch(50);
     }),
+    onEvent('progress', (ev) => {
+      if (!ev || ev.id !== id || !job) return;
+      job.progress = { done: ev.done, total: ev.total };
+      if (ev.message !== undefined) job.progress.message = ev.message;
+      render();
+    }),
     onEvent('open', () => scheduleFetch(0)),
   ];
   const poll = setInterval(() => {
     if (document.hidden) return;
     refreshRelTimes(meta);
-    if (job.state === 'running') {
+    if (job && job.state === 'running') {
       const d = meta.querySelector('.job-duration');
       if (d) d.textContent = fmtDuration(jobDuration(job));
-      scheduleFetch(0);
     }
-  }, POLL_MS);
+  }, TICK_MS);
 
   function cleanup() {
     if (dead) return;
