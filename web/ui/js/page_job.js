@@ -10,27 +10,17 @@
 // the page is left; `job` events for this id refresh the page; an unknown job
 // shows a plain "No such job" view; failed requests show the server's message.
 
-import { api } from './api.js';
+import { api, errText } from './api.js';
 import { h, clear, toast, fmtTime, stateBadge } from './dom.js';
 import { onEvent } from './events.js';
 import { logView } from './logview.js';
 import { ansiToNodes } from './ansi.js';
 import { fmtDuration, jobDuration, relTimeEl, refreshRelTimes } from './page_jobs.js';
 
-const CSS_HREF = '/ui/css/pages.css';
 const CANCELLABLE = new Set(['queued', 'scheduled', 'running']);
 const RETRYABLE = new Set(['failed', 'timed_out', 'cancelled', 'dead']);
 const FINISHED = new Set(['succeeded', 'failed', 'timed_out', 'cancelled', 'dead']);
 const TICK_MS = 2000; // relative times and a running job's duration
-
-function usePagesCss() {
-  if (document.head.querySelector(`link[href="${CSS_HREF}"]`)) return;
-  document.head.appendChild(h('link', { rel: 'stylesheet', href: CSS_HREF }));
-}
-
-function errText(e) {
-  return e && e.message ? e.message : String(e);
-}
 
 function jsonText(v) {
   if (typeof v === 'string') return v;
@@ -54,7 +44,6 @@ function noSuchJob(view, id) {
 }
 
 async function renderJob(view, id) {
-  usePagesCss();
   let job;
   try {
     job = await api('GET', `/api/jobs/${encodeURIComponent(id)}`);

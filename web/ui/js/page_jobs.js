@@ -10,25 +10,15 @@
 // The search is sent as `q=`; a coordinator that does not know `q` (422) gets
 // an exact job id lookup instead.
 
-import { api } from './api.js';
+import { api, errText } from './api.js';
 import { h, clear, toast, relTime, fmtTime, stateBadge } from './dom.js';
 import { onEvent } from './events.js';
 
-const CSS_HREF = '/ui/css/pages.css';
 const PAGE_SIZE = 50;
 const STATES = ['queued', 'scheduled', 'running', 'succeeded', 'failed', 'timed_out', 'cancelled', 'dead'];
 const FILTERS = ['state', 'role', 'worker', 'q'];
 
 let searchByQ = true; // false once the coordinator refused `q` (422)
-
-function usePagesCss() {
-  if (document.head.querySelector(`link[href="${CSS_HREF}"]`)) return;
-  document.head.appendChild(h('link', { rel: 'stylesheet', href: CSS_HREF }));
-}
-
-function errText(e) {
-  return e && e.message ? e.message : String(e);
-}
 
 // "850 ms", "4.2 s", "3 min 4 s", "2 h 5 min"
 export function fmtDuration(ms) {
@@ -62,7 +52,6 @@ export function register(route) {
 }
 
 async function renderJobs(view, query) {
-  usePagesCss();
   const filters = {};
   for (const k of FILTERS) filters[k] = (query && query.get(k)) || '';
 

@@ -11,22 +11,12 @@
 // placeholder $POPEBOT_KEY, never a key; failed requests show the server's
 // message; the list follows `role` events.
 
-import { api } from './api.js';
+import { api, errText } from './api.js';
 import { h, clear, toast, confirmDialog, copyButton } from './dom.js';
 import { navigate } from './router.js';
 import { onEvent } from './events.js';
 
-const CSS_HREF = '/ui/css/pages.css';
 const U32_MAX = 4294967295;
-
-function usePagesCss() {
-  if (document.head.querySelector(`link[href="${CSS_HREF}"]`)) return;
-  document.head.appendChild(h('link', { rel: 'stylesheet', href: CSS_HREF }));
-}
-
-function errText(e) {
-  return e && e.message ? e.message : String(e);
-}
 
 // ---- command text <-> argv --------------------------------------------------
 
@@ -134,7 +124,6 @@ export function register(route) {
 }
 
 async function renderRoles(view, selected) {
-  usePagesCss();
   const newBtn = h('button', { type: 'button', class: 'btn btn-primary', text: 'New role' });
   const tableBody = h('tbody');
   const table = h(
