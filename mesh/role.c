@@ -41,6 +41,7 @@ static void s_free_def(role_t *r)
         free(r->permissions[i]);
     free(r->permissions);
     kv_free(&r->env);
+    kv_free(&r->where);
 }
 
 void role_destroy(role_t **self_p)
@@ -217,6 +218,23 @@ static int s_env(s_ctx_t *c, role_t *r, json_t *v)
     return 0;
 }
 
+/* Labels every worker that runs the role's jobs must carry. */
+static int s_where(s_ctx_t *c, role_t *r, json_t *v)
+{
+    const char *what = "must map label names (letters, digits, _ . -) to values without ','";
+    if (!json_is_object(v))
+        return s_fail(c, "where", what);
+    const char *k;
+    json_t *e;
+    json_object_foreach(v, k, e) {
+        if (!json_is_string(e) || !kv_name_valid(k, strlen(k)) || strchr(json_string_value(e), ','))
+            return s_fail(c, "where", what);
+        if (kv_set(&r->where, k, json_string_value(e)) != 0)
+            return s_fail(c, "where", "out of memory");
+    }
+    return 0;
+}
+
 static int s_permissions(s_ctx_t *c, role_t *r, json_t *v)
 {
     const char *what = "must be an array of scopes (admin, read, submit:ROLE, submit:*, "
@@ -258,6 +276,8 @@ static int s_field(s_ctx_t *c, role_t *r, const char *key, json_t *v)
         return s_uint(c, v, key, 0, &r->backoff_max_ms);
     if (strcmp(key, "env") == 0)
         return s_env(c, r, v);
+    if (strcmp(key, "where") == 0)
+        return s_where(c, r, v);
     if (strcmp(key, "enabled") == 0) {
         if (!json_is_boolean(v))
             return s_fail(c, key, "must be true or false");
@@ -268,7 +288,7 @@ static int s_field(s_ctx_t *c, role_t *r, const char *key, json_t *v)
         return s_permissions(c, r, v);
     return s_fail(c, key, "is not a role field (known: name, command, shell, timeout_ms, "
                           "max_attempts, backoff_base_ms, backoff_max_ms, max_concurrency, env, "
-                          "enabled, permissions)");
+                          "where, enabled, permissions)");
 }
 
 static role_t *s_role_from_json(json_t *o, const char *label, char *err, size_t errlen)
@@ -360,14 +380,15 @@ static json_t *s_env_json(const kvlist_t *env)
 
 json_t *role_to_json(const role_t *r)
 {
-    json_t *o = json_pack("{s:s,s:b,s:I,s:I,s:I,s:I,s:I,s:o,s:b,s:o}",
+    json_t *o = json_pack("{s:s,s:b,s:I,s:I,s:I,s:I,s:I,s:o,s:o,s:b,s:o}",
                           "name", r->name, "shell", r->shell,
                           "timeout_ms", (json_int_t) r->timeout_ms,
                           "max_attempts", (json_int_t) r->max_attempts,
                           "backoff_base_ms", (json_int_t) r->backoff_base_ms,
                           "backoff_max_ms", (json_int_t) r->backoff_max_ms,
                           "max_concurrency", (json_int_t) r->max_concurrency,
-                          "env", s_env_json(&r->env), "enabled", r->enabled,
+                          "env", s_env_json(&r->env), "where", s_env_json(&r->where),
+                          "enabled", r->enabled,
                           "permissions", s_strings(r->permissions, r->npermissions));
     if (!o || r->ncommand == 0)
         return o;

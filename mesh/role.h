@@ -45,6 +45,7 @@ typedef struct {
     uint32_t backoff_max_ms;  /* cap of that delay */
     uint32_t max_concurrency; /* 0 = unlimited, across the whole mesh */
     kvlist_t env;             /* extra environment for the job */
+    kvlist_t where;           /* labels a worker needs to run its jobs (and each job's own) */
     bool enabled;             /* false: new jobs of the role are refused */
     char **permissions;       /* scopes that may trigger it; none = submit:NAME */
     size_t npermissions;

@@ -10,6 +10,7 @@
       coord_api_metrics.c  metrics
       coord_api_worker.c   worker.report (the webhook), worker.next (long poll)
       coord_events.c       stats (the UI's history of stats samples)
+      coord_api_jointoken.c jointoken.create
 */
 #ifndef POPEBOT_NODE_COORD_API_H
 #define POPEBOT_NODE_COORD_API_H
@@ -32,7 +33,7 @@ coord_api_fn coord_role_list, coord_role_get, coord_role_create, coord_role_upda
 coord_api_fn coord_api_jobs_list, coord_api_job_logs, coord_api_metrics;
 /* coord_api_cluster.c */
 coord_api_fn coord_api_cluster_list, coord_api_cluster_get, coord_api_cluster_create,
-    coord_api_cluster_patch, coord_api_cluster_delete;
+    coord_api_cluster_patch, coord_api_cluster_delete, coord_api_cluster_disconnect;
 /* The check cluster.create (create true) and cluster.patch's "set" (create
    false) run on a body before anything changes: NULL when it is good, else
    a one-line reason naming the field (it may be written into why). Pure:
@@ -40,8 +41,8 @@ coord_api_fn coord_api_cluster_list, coord_api_cluster_get, coord_api_cluster_cr
 const char *coord_api_cluster_check(json_t *body, bool create, char *why, size_t len);
 /* coord_api_worker.c */
 coord_api_fn coord_api_worker_report, coord_api_worker_next;
-/* coord_events.c */
-coord_api_fn coord_api_stats;
+/* coord_events.c, coord_api_jointoken.c */
+coord_api_fn coord_api_stats, coord_api_jointoken_create;
 
 /* The registration whose id is the body's string field `key`; NULL after
    answering not-found. */
@@ -63,8 +64,10 @@ peer_t *coord_api_peer(coord_t *c, const rid_t *rid, uint64_t req_id, json_t *bo
     { "cluster.create", coord_api_cluster_create }, \
     { "cluster.patch", coord_api_cluster_patch }, \
     { "cluster.delete", coord_api_cluster_delete }, \
+    { "cluster.disconnect", coord_api_cluster_disconnect }, \
     { "worker.report", coord_api_worker_report }, \
     { "worker.next", coord_api_worker_next }, \
-    { "stats", coord_api_stats },
+    { "stats", coord_api_stats }, \
+    { "jointoken.create", coord_api_jointoken_create },
 
 #endif

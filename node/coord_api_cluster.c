@@ -1,5 +1,5 @@
 /*  node/coord_api_cluster.c — worker registrations over the HTTP API, on
-    the loop: cluster.list, .get, .create, .patch and .delete.
+    the loop: cluster.list, .get, .create, .patch, .delete and .disconnect.
 
     A registration is a peer_t (mesh/peer.h). The API sets its admin
     fields — name, roles, labels, slots, drain — which restrict what a
@@ -414,11 +414,30 @@ void coord_api_cluster_delete(coord_t *c, const rid_t *rid, uint64_t req_id, jso
         return;
     }
     coord_polls_drop(c, p, "not-found", "this worker's registration was deleted");
-    coord_peer_remove(c, p);
+    coord_peer_evict(c, p, "deleted", "this worker's registration was deleted");
     tomb->deleted = true;
     coord_save_peer(c, tomb);
     zhashx_update(c->tombstones, tomb->id, tomb);
     zhashx_delete(c->peers, tomb->id);          /* destroys p */
+    c->dispatch_needed = true;
+    coord_api_reply(c, rid, req_id, json_object());
+}
+
+/* End a worker's session without touching its registration: it comes back
+   after its reconnect backoff (drain it first to keep it idle, or delete it
+   to keep it out). */
+void coord_api_cluster_disconnect(coord_t *c, const rid_t *rid, uint64_t req_id, json_t *body)
+{
+    peer_t *p = coord_api_peer(c, rid, req_id, body, "id");
+    if (!p)
+        return;
+    if (p->state == PEER_OFFLINE) {
+        coord_api_error(c, rid, req_id, "conflict", "worker %s is not connected", p->id);
+        return;
+    }
+    coord_polls_drop(c, p, "disconnected", "an admin disconnected this worker");
+    coord_peer_evict(c, p, "disconnected", "an admin disconnected this worker; reconnect to go on");
+    coord_save_peer(c, p);
     c->dispatch_needed = true;
     coord_api_reply(c, rid, req_id, json_object());
 }

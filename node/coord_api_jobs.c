@@ -1,7 +1,7 @@
 /*  node/coord_api_jobs.c — the API operations behind GET /api/jobs and
     GET /api/jobs/{id}/logs, on the loop thread.
 
-    jobs.list  {state?, role?, worker?, since_ms?, until_ms?, limit, cursor?}
+    jobs.list  {state?, role?, worker?, q?, since_ms?, until_ms?, limit, cursor?}
                -> {jobs: [job...], next_cursor: str|null, truncated: bool}
     job.logs   {id, offset, limit} -> {job_id, offset, next_offset, end,
                dropped, data, state, complete}
@@ -61,6 +61,8 @@ static const char *s_filter(json_t *body, coord_filter_t *f)
         return "role";
     if (!s_opt_str(body, "worker", &f->worker))
         return "worker";
+    if (!s_opt_str(body, "q", &f->text) || (f->text && !f->text[0]))
+        return "q";
     if (!s_opt_int(body, "since_ms", 0, &since) || since >= (1LL << 47))
         return "since";
     if (!s_opt_int(body, "until_ms", 1, &until) || until >= (1LL << 47))

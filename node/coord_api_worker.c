@@ -196,6 +196,7 @@ static void s_report_progress(coord_t *c, const rid_t *rid, uint64_t req_id, pee
     job->progress.done = json_integer_value(done);
     job->progress.total = json_integer_value(total);
     job->progress.has = true;
+    coord_event_progress(c, job);
     coord_api_reply(c, rid, req_id, json_pack("{s:b,s:s}", "ok", 1, "job_id", job->idstr));
 }
 

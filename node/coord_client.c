@@ -84,6 +84,25 @@ static size_t s_waiting(const coord_t *c)
     return sched_total(c->sched) + c->later.n;
 }
 
+/* Add the role's label constraint to the job's own; a job may narrow it
+   with other labels but not contradict it. NULL, or why not. */
+static const char *s_role_where(const role_t *role, kvlist_t *where, char *whybuf, size_t whylen)
+{
+    for (size_t i = 0; i < role->where.n; i++) {
+        const kv_t *need = &role->where.items[i];
+        const char *have = kv_get(where, need->key);
+        if (have && strcmp(have, need->val) != 0) {
+            snprintf(whybuf, whylen, "where: %.64s=%.64s contradicts role '%.64s', whose jobs "
+                     "run only where %.64s=%.64s", need->key, have, role->name, need->key,
+                     need->val);
+            return whybuf;
+        }
+        if (!have && kv_set(where, need->key, need->val) != 0)
+            return "out of memory";
+    }
+    return NULL;
+}
+
 /* Why item it cannot become a job (into whybuf), or NULL when it can. */
 static const char *s_refusal(coord_t *c, const pb_submit_item_t *it, bool json_checked,
                              role_t **role, kvlist_t *where, char *whybuf, size_t whylen)
@@ -111,7 +130,7 @@ static const char *s_refusal(coord_t *c, const pb_submit_item_t *it, bool json_c
         return "idempotency key must be 1-255 bytes";
     if (kv_from_wire(where, &it->where) != 0)
         return "where labels need unique keys of letters, digits, _ . - and values without ','";
-    return NULL;
+    return s_role_where(*role, where, whybuf, whylen);
 }
 
 /* The job an idempotency key already created within the window: 1 and its

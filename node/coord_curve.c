@@ -107,6 +107,7 @@ int coord_curve_open(coord_t *c)
         return -1;
     }
     c->secure = true;
+    snprintf(c->server_pub, sizeof c->server_pub, "%s", server.pub);
     log_msg(LL_INFO, "coordinator", "CURVE on; this coordinator's public key is %s", server.pub);
     return 0;
 }

@@ -115,6 +115,16 @@ void coord_event_job(coord_t *c, const job_t *job)
                      "worker", worker, "attempt", (json_int_t) job->attempts));
 }
 
+void coord_event_progress(coord_t *c, const job_t *job)
+{
+    if (c->events.subscribers <= 0)
+        return;
+    s_note(&c->events, "progress",
+           json_pack("{s:s,s:I,s:I,s:s*}", "id", job->idstr, "done",
+                     (json_int_t) job->progress.done, "total", (json_int_t) job->progress.total,
+                     "message", job->progress.message));
+}
+
 void coord_event_worker(coord_t *c, const peer_t *p)
 {
     if (c->events.subscribers <= 0)

@@ -1,14 +1,14 @@
 /*  node/coord_events.h — the loop's event stream and its stats history.
 
-    Every state change the UI shows — a job's state, a registration's state,
-    a role created, changed or deleted — is published on an in-process XPUB
+    Every state change the UI shows — a job's state or progress, a
+    registration's state, a role created, changed or deleted — is published on an in-process XPUB
     socket (COORD_EVENTS_ENDPOINT) after the turn's commit, so a browser never
     sees a change that a crash could take back. Once a second the loop takes
     a stats sample (workers, slots, queue, throughput), keeps the last
     COORD_STATS_KEEP of them for GET /api/stats and publishes it.
 
-    Each message is two frames: the event's name ("job", "worker", "role",
-    "stats", "overflow") and its JSON object (docs/openapi.yaml, /api/events).
+    Each message is two frames: the event's name ("job", "progress",
+    "worker", "role", "stats", "overflow") and its JSON object (docs/openapi.yaml, /api/events).
     Rules: nothing is built while no one subscribes (the XPUB reports each
     subscription and its end); at most COORD_EVENTS_PER_S events leave per
     second — past that they are counted and one "overflow" says how many
@@ -59,6 +59,8 @@ void coord_events_read(struct coord *c);
 void coord_event_job(struct coord *c, const struct job *job);
 void coord_event_worker(struct coord *c, const struct peer *p);
 void coord_event_role(struct coord *c, const char *name, bool deleted);
+/* A running job reported progress (kept in memory only, so sent at once). */
+void coord_event_progress(struct coord *c, const struct job *job);
 /* After the commit: publish what this turn noted. */
 void coord_events_flush(struct coord *c);
 /* Once a second: a stats sample into the history, published. */

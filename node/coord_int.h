@@ -65,6 +65,7 @@ typedef struct coord {
     struct auth *auth;        /* credentials (DIR/auth): worker tokens of registrations */
     void *zap;                /* REP answering libzmq's ZAP requests; NULL with --insecure */
     bool secure;              /* CURVE on the router (no --insecure) */
+    char server_pub[41];      /* the coordinator's public key (Z85) when secure */
     struct web *web;          /* the HTTP server, or NULL with --http=off */
     roleset_t roles;          /* role definitions */
     sched_t *sched;           /* ready queues */
@@ -158,6 +159,8 @@ typedef struct {
     const char *worker;       /* NULL = any; else the worker running it or that ran it last */
     uint64_t before;          /* only ids below this (where a page stopped); 0 = any */
     uint64_t from;            /* only ids at or above this (a creation-time floor); 0 = any */
+    const char *text;         /* NULL = any; else a substring (any case) of the id, role,
+                                 worker, payload or error */
 } coord_filter_t;
 /* What a listing wrote and where it stopped, for the next page's cursor. */
 typedef struct {
@@ -167,7 +170,7 @@ typedef struct {
     uint64_t last_id;         /* the last job written (0 = none) */
     uint64_t scanned_id;      /* the last record read (0 = none) */
 } coord_page_t;
-/* Whether the job passes the filter's state, role and worker tests. */
+/* Whether the job passes the filter's state, role, worker and text tests. */
 bool coord_job_matches(const coord_filter_t *f, const job_t *job);
 /* Encode the stored job (with log) into out if out is given, and/or copy its
    state name. 1 found, 0 not found, -1 store error. */
@@ -196,9 +199,10 @@ void coord_worker_log(coord_t *c, peer_t *p, const pb_log_t *m);
 void coord_worker_done(coord_t *c, peer_t *p, const pb_done_item_t *d);
 /* p is gone (silent, BYE, unreachable): offline, leases released. */
 void coord_peer_down(coord_t *c, peer_t *p, const char *why);
-/* p's registration is deleted: leases requeued without counting the
-   attempt, a connected worker sent REVOKEs and ERROR deleted, unbound. */
-void coord_peer_remove(coord_t *c, peer_t *p);
+/* An admin deleted (code "deleted") or disconnected ("disconnected") p:
+   leases requeued without counting the attempt, a connected worker sent
+   REVOKEs and ERROR code/message, unbound, offline. */
+void coord_peer_evict(coord_t *c, peer_t *p, const char *code, const char *message);
 /* Detach a running job from its worker (the caller decides what next). */
 void coord_unlease(coord_t *c, job_t *job);
 /* The lease ended without a result: the attempt counts, the job is retried

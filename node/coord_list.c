@@ -1,5 +1,6 @@
 /*  node/coord_list.c — job listings for JOBS and GET /api/jobs: one filter
-    (state, role, worker, an id range), newest first, a page at a time.
+    (state, role, worker, an id range, a search text), newest first, a page
+    at a time.
 
     Where a listing reads: every unfinished job (queued, scheduled,
     running) is in the coordinator's memory, so a filter on one of those
@@ -19,18 +20,22 @@
 #include <stdlib.h>
 #include <string.h>
 
+static bool s_has(const char *hay, const char *needle)
+{
+    return hay && strcasestr(hay, needle) != NULL;
+}
+
 bool coord_job_matches(const coord_filter_t *f, const job_t *job)
 {
     if (f->by_state && job->state != f->state)
         return false;
     if (f->role && strcmp(f->role, job->role->name) != 0)
         return false;
-    if (f->worker) {
-        const char *w = job->worker ? job->worker->id : job->last_worker;
-        if (!w || strcmp(f->worker, w) != 0)
-            return false;
-    }
-    return true;
+    const char *w = job->worker ? job->worker->id : job->last_worker;
+    if (f->worker && (!w || strcmp(f->worker, w) != 0))
+        return false;
+    return !f->text || s_has(job->idstr, f->text) || s_has(job->role->name, f->text) ||
+           s_has(w, f->text) || s_has(job->payload, f->text) || s_has(job->error, f->text);
 }
 
 static bool s_in_range(const coord_filter_t *f, const job_t *job)

@@ -146,13 +146,14 @@ void coord_peer_down(coord_t *c, peer_t *p, const char *why)
         s_lease_lost(c, p->leases[0], why);
 }
 
-/* An admin deleted the registration: its leases go back to the queue and
-   the attempts they were do not count (the job did nothing wrong); a
-   connected worker is told to cancel them and then refused. */
-void coord_peer_remove(coord_t *c, peer_t *p)
+/* An admin deleted or disconnected the worker: its leases go back to the
+   queue and the attempts they were do not count (the job did nothing
+   wrong); a connected worker is told to cancel them and then gets
+   ERROR code/message, which ends its session. */
+void coord_peer_evict(coord_t *c, peer_t *p, const char *code, const char *message)
 {
-    log_msg(LL_WARN, "coordinator", "worker %s (%s) deleted; %zu lease(s) to requeue", p->id,
-            p->name, p->nleases);
+    log_msg(LL_WARN, "coordinator", "worker %s (%s) %s; %zu lease(s) to requeue", p->id,
+            p->name, code, p->nleases);
     while (p->nleases > 0) {
         job_t *job = p->leases[0];
         if (p->routing_id) {
@@ -163,7 +164,9 @@ void coord_peer_remove(coord_t *c, peer_t *p)
         }
         coord_unlease(c, job);
         if (job->revoking) {
-            s_end(c, job, JOB_CANCELLED, "cancelled (its worker was deleted)");
+            char why[64];
+            snprintf(why, sizeof why, "cancelled (its worker was %s)", code);
+            s_end(c, job, JOB_CANCELLED, why);
             continue;
         }
         job->attempt_base++;
@@ -171,11 +174,12 @@ void coord_peer_remove(coord_t *c, peer_t *p)
     }
     if (p->routing_id) {
         pb_buf_reset(&c->out);
-        pb_enc_error(&c->out, 0, "deleted", "this worker's registration was deleted");
+        pb_enc_error(&c->out, 0, code, message);
         coord_send(c, zframe_data(p->routing_id), zframe_size(p->routing_id));
     }
     s_unbind(c, p);
     p->state = PEER_OFFLINE;
+    p->http_live = false;
 }
 
 void coord_lease_lost(coord_t *c, job_t *job, const char *why)

@@ -242,7 +242,9 @@ int enroll_resolve(const enroll_req_t *r, curve_client_t *out, char *endpoint, s
     int rc = req.key_dir ? s_key_dir(&req, out, endpoint, cap, err, errlen) : 1;
     if (rc != 1)
         return rc;
+    bool worker = r->kind && strcmp(r->kind, "worker") == 0;   /* only the CLI has --data-dir */
     snprintf(err, errlen, "no CURVE identity: enroll with --join=TOKEN (see `popebot-node "
-             "join-token`), use --data-dir=DIR beside the coordinator, or run with --insecure");
+             "join-token`)%s, or run with --insecure",
+             worker ? "" : ", use --data-dir=DIR beside the coordinator");
     return -1;
 }

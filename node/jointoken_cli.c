@@ -10,6 +10,7 @@
 #include "mesh/clock.h"
 #include "mesh/curve.h"
 #include "mesh/jointoken.h"
+#include "node/jointoken_issue.h"
 #include "node/cli.h"
 #include "store/authcurve.h"
 
@@ -40,34 +41,6 @@ static void s_time(int64_t ms, char *out, size_t len)
     strftime(out, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-/* The token's record and text; the secret is wiped before return. */
-static int s_make(const config_t *cfg, const char *server_pub, auth_jt_t *rec, char *text,
-                  size_t cap, char *err, size_t errlen)
-{
-    jtoken_t t;
-    curve_pair_t join;
-    unsigned char raw[6];
-    memset(&t, 0, sizeof t);
-    memset(rec, 0, sizeof *rec);
-    randombytes_buf(raw, sizeof raw);
-    sodium_bin2hex(t.id, sizeof t.id, raw, sizeof raw);
-    snprintf(t.endpoint, sizeof t.endpoint, "%s",
-             cfg->coordinator ? cfg->coordinator : CLI_DEFAULT_COORDINATOR);
-    int rc = curve_pair_new(&join) == 0 && curve_z85_decode(server_pub, t.server_pub) == 0 &&
-             curve_z85_decode(join.sec, t.join_sec) == 0 &&
-             curve_z85_decode(join.pub, rec->pub) == 0 && jtoken_encode(&t, text, cap) == 0
-             ? 0 : -1;
-    if (rc != 0)
-        snprintf(err, errlen, "cannot make a token (an endpoint of 1-%d bytes?)", JTOKEN_ENDPOINT_MAX);
-    memcpy(rec->id, t.id, sizeof rec->id);
-    rec->created_ms = clock_wall_ms();
-    rec->expires_ms = cfg->ttl_ms ? rec->created_ms + cfg->ttl_ms : 0;
-    rec->uses_max = cfg->uses;
-    sodium_memzero(&t, sizeof t);
-    sodium_memzero(&join, sizeof join);
-    return rc;
-}
-
 static int s_create(auth_t *a, const config_t *cfg)
 {
     char dir[4096], err[400], text[JTOKEN_TEXT_MAX], when[32];
@@ -76,12 +49,12 @@ static int s_create(auth_t *a, const config_t *cfg)
     snprintf(dir, sizeof dir, "%s/curve", cfg->data_dir);
     if (curve_pair_ensure(dir, "server", &server, err, sizeof err) != 0)
         return s_err(JT_STORE, err);
-    int rc = s_make(cfg, server.pub, &rec, text, sizeof text, err, sizeof err);
+    int rc = jointoken_issue(a, server.pub,
+                             cfg->coordinator ? cfg->coordinator : CLI_DEFAULT_COORDINATOR,
+                             cfg->ttl_ms, cfg->uses, &rec, text, err, sizeof err);
     sodium_memzero(&server, sizeof server);
-    if (rc != 0 || auth_jt_add(a, &rec, err, sizeof err) != 0) {
-        sodium_memzero(text, sizeof text);
-        return s_err(rc != 0 ? JT_USAGE : JT_STORE, err);
-    }
+    if (rc != 0)
+        return s_err(rc == -1 ? JT_USAGE : JT_STORE, err);
     s_time(rec.expires_ms, when, sizeof when);
     if (cfg->json)
         printf("{\"id\":\"%s\",\"expires_ms\":%lld,\"uses\":%u,\"token\":\"%s\"}\n", rec.id,

@@ -216,7 +216,7 @@ int rec_enc_role(rec_buf_t *b, const role_t *r, char *err, size_t errlen)
     }
     rec_buf_reset(b);
     msgpack_packer *pk = &b->pk;
-    msgpack_pack_array(pk, 12);
+    msgpack_pack_array(pk, 13);
     msgpack_pack_uint32(pk, REC_VERSION);
     s_w_str(b, r->name);
     s_w_strs(b, r->command, r->ncommand);
@@ -235,6 +235,7 @@ int rec_enc_role(rec_buf_t *b, const role_t *r, char *err, size_t errlen)
     else
         msgpack_pack_false(pk);
     s_w_strs(b, r->permissions, r->npermissions);
+    s_w_kvs(b, &r->where);
     return s_enc_end(b, "role", err, errlen);
 }
 
@@ -903,6 +904,7 @@ role_t *rec_dec_role(const void *data, size_t size, char *err, size_t errlen)
         (n > 9 && s_u32(&r, "backoff_max_ms", &role->backoff_max_ms) != 0) ||
         (n > 10 && s_bool(&r, "enabled", &role->enabled) != 0) ||
         (n > 11 && s_strs(&r, "permissions", &role->permissions, &role->npermissions) != 0) ||
+        (n > 12 && s_kvs(&r, "where", &role->where) != 0) ||
         s_close(&r, n) != 0 ||
         s_role_check(&r, role) != 0)
         role_destroy(&role);

@@ -19,8 +19,8 @@
       role   [1, name str, command [str], shell bool, timeout_ms uint,
               max_attempts uint, max_concurrency uint, env {str:str},
               backoff_base_ms uint, backoff_max_ms uint, enabled bool,
-              permissions [str]]   (older records end before any of the
-              last four: their defaults apply)
+              permissions [str], where {str:str}]   (older records end
+              before any of the last five: their defaults apply)
 
     Rules this codec keeps:
     - Decoding trusts nothing: it reads the bytes itself (no msgpack-c

@@ -1,6 +1,7 @@
 /*  web/api_clusters.c — worker registrations: GET/POST /api/clusters and
     GET/PATCH/DELETE /api/clusters/{id} (thepopebot's listClusters,
-    createCluster, getCluster, updateCluster, deleteCluster).
+    createCluster, getCluster, updateCluster, deleteCluster), and
+    POST /api/clusters/{id}/disconnect (end the worker's session).
 
     Each route is one loop operation (node/coord_api_cluster.c), which
     checks the body and answers with the registration's live state. The
@@ -101,6 +102,14 @@ void web_cluster_patch(web_req_t *r)
 void web_cluster_delete(web_req_t *r)
 {
     json_t *out = s_op(r, "cluster.delete", NULL);
+    if (out)
+        web_send(r, 204, "application/json", "", 0);
+    json_decref(out);
+}
+
+void web_cluster_disconnect(web_req_t *r)
+{
+    json_t *out = s_op(r, "cluster.disconnect", NULL);
     if (out)
         web_send(r, 204, "application/json", "", 0);
     json_decref(out);

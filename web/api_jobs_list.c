@@ -1,9 +1,10 @@
 /*  web/api_jobs_list.c — GET /api/jobs: jobs filtered by state, role,
     worker and creation time, newest first, a page at a time.
 
-    Query: state, role, worker, since, until (RFC 3339 UTC such as
-    2026-11-30T10:00:00Z, with optional fraction or numeric offset, or
-    integer milliseconds since the epoch; since inclusive, until exclusive),
+    Query: state, role, worker, q (a search: jobs whose id, role, worker,
+    payload or error contains it, in any case), since, until (RFC 3339 UTC
+    such as 2026-11-30T10:00:00Z, with optional fraction or numeric offset,
+    or integer milliseconds since the epoch; since inclusive, until exclusive),
     limit (1..1000, default 100), cursor (the next_cursor of the previous
     page). Answer: {"jobs":[job...],"next_cursor":str|null,"truncated":bool}.
 
@@ -135,10 +136,10 @@ static int s_limit(web_req_t *r, json_t *body)
     return 1;
 }
 
-/* state, role, worker, cursor: strings, the state a known one. */
+/* state, role, worker, cursor, q: non-empty strings, the state a known one. */
 static int s_words(web_req_t *r, json_t *body)
 {
-    static const char *const names[] = { "state", "role", "worker", "cursor" };
+    static const char *const names[] = { "state", "role", "worker", "cursor", "q" };
     char buf[160];
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         int has = web_param(r, names[i], buf, sizeof buf);
@@ -160,7 +161,7 @@ static int s_words(web_req_t *r, json_t *body)
 void web_jobs_list(web_req_t *r)
 {
     static const char *const known[] = { "state", "role", "worker", "since", "until",
-                                         "limit", "cursor", NULL };
+                                         "limit", "cursor", "q", NULL };
     json_t *body = json_object(), *out = NULL;
     if (web_params_known(r, known) == 0 && s_words(r, body) == 0 &&
         s_time(r, "since", body, "since_ms") >= 0 && s_time(r, "until", body, "until_ms") >= 0 &&

@@ -46,6 +46,8 @@ static const web_route_t s_routes[] = {
     { "GET", "/api/clusters/{id}", NEED_READ, web_cluster_get },
     { "PATCH", "/api/clusters/{id}", NEED_ADMIN, web_cluster_patch },
     { "DELETE", "/api/clusters/{id}", NEED_ADMIN, web_cluster_delete },
+    { "POST", "/api/clusters/{id}/disconnect", NEED_ADMIN, web_cluster_disconnect },
+    { "POST", "/api/join-tokens", NEED_ADMIN, web_jointokens_post },
     { "GET", "/api/roles", NEED_READ, web_roles_list },
     { "POST", "/api/roles", NEED_ADMIN, web_roles_post },
     { "GET", "/api/roles/{name}", NEED_READ, web_role_get },

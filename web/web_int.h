@@ -151,11 +151,11 @@ const web_route_t *web_routes(size_t *n);
 
 /* handlers */
 web_handler_fn web_healthz, web_readyz, web_info, web_metrics;
-web_handler_fn web_ui_page, web_ui_asset, web_events, web_stats;
+web_handler_fn web_ui_page, web_ui_asset, web_events, web_stats, web_jointokens_post;
 web_handler_fn web_jobs_post, web_jobs_list, web_job_get, web_job_cancel, web_job_retry,
     web_job_logs;
 web_handler_fn web_clusters_list, web_clusters_post, web_cluster_get, web_cluster_patch,
-    web_cluster_delete;
+    web_cluster_delete, web_cluster_disconnect;
 web_handler_fn web_roles_list, web_roles_post, web_role_get, web_role_patch, web_role_delete;
 web_handler_fn web_worker_webhook, web_worker_next, web_role_trigger;
 web_handler_fn web_login, web_logout, web_session_get;

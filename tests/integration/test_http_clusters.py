@@ -203,3 +203,32 @@ def test_delete_a_connected_worker(mesh):
     mesh.start_worker("w1", roles="echo,sleep", slots=2, wait=False)
     got = wait_reg(mesh, "w1", "w1 to come back", lambda g: g["state"] == "online")
     assert got["name"] == "back" and got["roles"] == ["echo"]
+
+
+def test_disconnect_ends_the_session_and_the_worker_comes_back(mesh):
+    mesh.start_coordinator()
+    w1 = mesh.start_worker("w1", roles="sleep", slots=1)
+    jid = mesh.submit("sleep", {"ms": 60000})
+    wait_reg(mesh, "w1", "w1 to run the job", lambda g: g["running"] == [jid])
+
+    r = mesh.http("POST", "/api/clusters/w1/disconnect")
+    assert r.status_code == 204, r.text
+    # the worker was told, cancelled the job there, and comes back by itself
+    wait_for(lambda: "error disconnected" in w1.log_text(), timeout=15,
+             desc="w1 to be told it was disconnected")
+    wait_reg(mesh, "w1", "w1 to come back online", lambda g: g["state"] == "online")
+    assert w1.alive()
+    # the job went back to the queue without spending an attempt, and runs again
+    job = wait_for(lambda: (lambda j: j if j["state"] == "running" and j["attempts"] >= 2 else None)(
+        mesh.http("GET", f"/api/jobs/{jid}").json()), timeout=30, desc="the job to run again")
+    assert job["worker"] == "w1"
+    assert mesh.http("GET", "/api/clusters/w1").json()["running"] == [jid]
+
+    # a registration nobody is connected to: 409; an unknown id: 404; a read key: 403
+    made = mesh.http("POST", "/api/clusters", json_body={"name": "idle", "roles": ["sleep"], "slots": 1})
+    assert made.status_code == 201, made.text
+    made = made.json()
+    r = mesh.http("POST", f"/api/clusters/{made['id']}/disconnect")
+    assert r.status_code == 409 and "not connected" in r.json()["error"]["message"]
+    assert mesh.http("POST", "/api/clusters/nobody/disconnect").status_code == 404
+    assert mesh.http("POST", "/api/clusters/w1/disconnect", key="read").status_code == 403

@@ -69,6 +69,32 @@ def test_filters_narrow(mesh):
     assert listed == single and listed["payload"] == {"i": 3} and listed["worker"] == "w1"
 
 
+def test_search_finds_text_in_id_role_worker_payload_and_error(mesh):
+    started_mesh(mesh)
+    ok = [mesh.submit("echo", {"customer": name}) for name in ("Acme Corp", "Globex", "acme-2")]
+    bad = mesh.submit("fail", {"customer": "Initech"})
+    mesh.wait_jobs(ok + [bad])
+    waiting = mesh.submit("lonely", {"customer": "ACME queued"})
+
+    def search(text, extra=""):
+        from urllib.parse import quote
+        return ids(mesh.http("GET", f"/api/jobs?q={quote(text)}{extra}", key="read"))
+
+    assert search("acme") == [waiting, ok[2], ok[0]]            # payloads, any case
+    assert search("acme", "&state=succeeded") == [ok[2], ok[0]]  # with the other filters
+    assert search("Initech") == [bad]
+    error = mesh.http("GET", f"/api/jobs/{bad}").json()["error"]
+    assert error and search(error.upper()) == [bad]               # the error text
+    assert search(ok[1]) == [ok[1]]                               # an id
+    assert ok[1] in search(ok[1][:10])                            # an id prefix
+    assert set(search("lonely")) == {waiting}                     # a role
+    assert set(search("w2")) == {bad}                             # a worker
+    assert search("nothing like this") == []
+    # the store answers the same for finished jobs (newest-first pages, one at a time)
+    out, pages = walk(mesh, "q=acme", 1)
+    assert out == [waiting, ok[2], ok[0]] and pages == 3
+
+
 def test_cursor_pages_cover_each_job_once(mesh):
     started_mesh(mesh)
     first = [jid for jid, err in mesh.client.submit_many([("echo", "{}", 0, {})] * 250)]
@@ -130,7 +156,7 @@ def test_bad_values_are_422_naming_the_parameter(mesh):
         ("until=2026-11-30T10:00:00", "until"), ("until=-1", "until"),
         ("since=2000&until=1000", "until"), ("cursor=nonsense", "cursor"),
         ("cursor=c" + "0" * 16, "cursor"), ("cursor=" + "x" * 500, "cursor"),
-        ("statu=queued", "statu"), ("role=", "role"),
+        ("statu=queued", "statu"), ("role=", "role"), ("q=", "q"),
     ]
     for query, name in cases:
         r = mesh.http("GET", "/api/jobs?" + query, key="read")

@@ -16,6 +16,7 @@ FULL = {
     "backoff_max_ms": 2000,
     "max_concurrency": 2,
     "env": {"TARGET": "prod", "EMPTY": ""},
+    "where": {"region": "eu", "tier": "prod"},
     "enabled": True,
     "permissions": ["submit:deploy", "worker:w9"],
 }
@@ -62,6 +63,33 @@ def test_crud_round_trip_with_every_field(mesh):
     r = mesh.http("POST", "/api/roles", json_body={"name": "deploy", "command": ["true"]})
     assert r.status_code == 201, r.text
     assert r.json()["env"] == {} and r.json()["enabled"] is True
+    assert r.json()["where"] == {}
+
+
+def test_where_pins_the_roles_jobs_to_labelled_workers(mesh):
+    mesh.start_coordinator()
+    mesh.start_worker("a1", roles="echo,pinned", labels="zone=a,gpu=1")
+    mesh.start_worker("b1", roles="echo,pinned", labels="zone=b")
+    r = mesh.http("POST", "/api/roles", json_body={"name": "pinned", "command": ["echo", "hi"],
+                                                   "where": {"zone": "b"}})
+    assert r.status_code == 201, r.text
+    jobs = [mesh.http("POST", "/api/jobs", json_body={"role": "pinned"}).json()["id"]
+            for _ in range(6)]
+    assert {mesh.wait_job(j)["worker"] for j in jobs} == {"b1"}
+    # a job may add labels, but not contradict the role's (HTTP 422, ZeroMQ refusal)
+    r = mesh.http("POST", "/api/jobs", json_body={"role": "pinned", "where": {"zone": "a"}})
+    assert r.status_code == 422 and "contradicts" in r.json()["error"]["message"], r.text
+    with pytest.raises(ProtoError, match="contradicts"):
+        mesh.client.submit("pinned", where={"zone": "a"})
+    # nobody is zone=b and gpu=1: such a job waits
+    waiting = mesh.http("POST", "/api/jobs", json_body={"role": "pinned",
+                                                       "where": {"gpu": "1"}}).json()["id"]
+    # the constraint changes for jobs submitted after the change
+    r = mesh.http("PATCH", "/api/roles/pinned", json_body={"where": {"zone": "a"}})
+    assert r.status_code == 200 and r.json()["where"] == {"zone": "a"}
+    after = mesh.http("POST", "/api/jobs", json_body={"role": "pinned"}).json()["id"]
+    assert mesh.wait_job(after)["worker"] == "a1"
+    assert mesh.http("GET", f"/api/jobs/{waiting}").json()["state"] == "queued"
 
 
 def test_duplicate_and_builtins(mesh):
@@ -103,6 +131,10 @@ BAD_CREATES = [
     ({"name": "x", "command": ["true"], "permissions": "submit:x"}, "permissions"),
     ({"name": "x", "command": ["true"], "permissions": ["root"]}, "permissions"),
     ({"name": "x", "command": ["true"], "env": {"A": 1}}, "env"),
+    ({"name": "x", "command": ["true"], "where": {"zone": 1}}, "where"),
+    ({"name": "x", "command": ["true"], "where": {"bad key": "a"}}, "where"),
+    ({"name": "x", "command": ["true"], "where": {"zone": "a,b"}}, "where"),
+    ({"name": "x", "command": ["true"], "where": ["zone=a"]}, "where"),
     ({"name": "x", "command": [1]}, "command"),
     ({"name": "x", "command": []}, "command"),
     ({"name": "x", "shell": True, "command": ["a", "b"]}, "command"),

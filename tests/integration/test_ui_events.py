@@ -1,6 +1,6 @@
 """GET /api/events and GET /api/stats, what the web UI is live on: the
 stream says hello once its subscription is live, then carries every job's
-state changes, a worker joining, draining and leaving, roles created and
+state changes and progress reports, a worker joining, draining and leaving, roles created and
 deleted, and a stats sample each second; a burst larger than the per-turn
 bound ends in "overflow" instead of flooding the browser; the stats
 history holds the samples the chart starts from; streams share the
@@ -166,3 +166,23 @@ def test_ui_pages_and_files_are_public_with_a_csp(mesh):
     assert requests.post(mesh.url + "/ui/app.css", timeout=10).status_code == 405
     assert requests.head(mesh.url + "/ui/app.css", timeout=10).headers["Content-Length"] == \
         css.headers["Content-Length"]
+
+
+def test_progress_reports_reach_the_stream(mesh):
+    from test_http_worker import EXT, HttpWorker
+    mesh.start_coordinator(roles=[EXT])
+    resp, events = stream(mesh)
+    assert events.next()[0] == "hello"
+    col = Collector(events)
+    try:
+        w = HttpWorker(mesh, "py")
+        jid = mesh.submit("ext")
+        assert w.take()["job_id"] == jid
+        r = w.report({"type": "progress", "job_id": jid, "done": 3, "total": 8, "message": "3/8"})
+        assert r.status_code == 200, r.text
+        got = col.wait("progress", id=jid)
+        assert got[0] == {"id": jid, "done": 3, "total": 8, "message": "3/8"}
+        w.report({"type": "progress", "job_id": jid, "done": 4, "total": 8})
+        assert col.wait("progress", id=jid, done=4)[0] == {"id": jid, "done": 4, "total": 8}
+    finally:
+        resp.close()

@@ -109,13 +109,14 @@ static void test_json_round_trip(void **state)
     const char *text = "{\"name\":\"deploy\",\"command\":[\"run\",\"{{PAYLOAD}}\"],"
                        "\"shell\":false,\"timeout_ms\":500,\"max_attempts\":2,"
                        "\"backoff_base_ms\":10,\"backoff_max_ms\":20,\"max_concurrency\":3,"
-                       "\"env\":{\"A\":\"1\"},\"enabled\":false,"
+                       "\"env\":{\"A\":\"1\"},\"where\":{\"zone\":\"eu-1\"},\"enabled\":false,"
                        "\"permissions\":[\"submit:deploy\",\"worker:w1\",\"read\"]}";
     role_t *r = s_parse(text, err, sizeof err);
     assert_non_null(r);
     assert_false(r->enabled);
     assert_int_equal(r->npermissions, 3);
     assert_string_equal(r->permissions[1], "worker:w1");
+    assert_string_equal(kv_get(&r->where, "zone"), "eu-1");
     json_t *back = role_to_json(r), *orig = json_loads(text, 0, NULL);
     assert_true(json_equal(back, orig));
     json_decref(back);

@@ -968,11 +968,36 @@ static void test_record_old_role(void **state)
     assert_true(r->enabled);
     assert_int_equal(r->npermissions, 0);
     assert_int_equal(r->backoff_base_ms, ROLE_DEFAULT_BACKOFF_BASE_MS);
+    assert_int_equal(r->where.n, 0);
     role_destroy(&r);
     static const uint8_t bad[] = { 0x9c, 0x01, 0xa1, 'r', 0x91, 0xa1, 'x', 0xc2, 0x00, 0x01,
                                    0x00, 0x80, 0x00, 0x00, 0xc3, 0x91, 0xa4, 'r', 'o', 'o', 't' };
     assert_null(rec_dec_role(bad, sizeof bad, err, sizeof err));
     assert_non_null(strstr(err, "'root' is not a scope"));
+}
+
+/* A role's label constraint survives its record. */
+static void test_record_role_where(void **state)
+{
+    (void) state;
+    char err[200];
+    rec_buf_t b;
+    rec_buf_init(&b);
+    roleset_t set;
+    assert_int_equal(roleset_init(&set), 0);
+    assert_int_equal(roleset_load_json(&set, "{\"roles\":[{\"name\":\"gpu\",\"command\":[\"x\"],"
+                                         "\"where\":{\"gpu\":\"1\",\"zone\":\"b\"}}]}",
+                                   err, sizeof err), 0);
+    role_t *in = roleset_find(&set, "gpu");
+    assert_non_null(in);
+    assert_int_equal(rec_enc_role(&b, in, err, sizeof err), 0);
+    role_t *out = rec_dec_role(b.sbuf.data, b.sbuf.size, err, sizeof err);
+    assert_non_null(out);
+    assert_int_equal(out->where.n, 2);
+    assert_string_equal(kv_get(&out->where, "zone"), "b");
+    role_destroy(&out);
+    roleset_free(&set);
+    rec_buf_free(&b);
 }
 
 static void test_record_extra_fields(void **state)
@@ -1356,6 +1381,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_prune_idem, s_setup, s_teardown),
         cmocka_unit_test(test_record_old_role),
+        cmocka_unit_test(test_record_role_where),
         cmocka_unit_test_setup_teardown(test_indexes_and_migration, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_readers_not_blocked, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_prune, s_setup, s_teardown),

@@ -74,3 +74,8 @@ export async function api(method, path, body) {
   if (data === undefined) throw new ApiError(res.status, 'bad-answer', 'The coordinator answered something that is not JSON');
   return data;
 }
+
+// The text to show for a failed request (the server's message when it sent one).
+export function errText(e) {
+  return e && e.message ? e.message : String(e);
+}

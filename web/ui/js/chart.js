@@ -15,17 +15,21 @@ import { h } from './dom.js';
 const WINDOW_MS = 10 * 60 * 1000;
 const GAP_MS = 5000; /* samples further apart than this are not joined */
 
-function niceMax(v) {
-  if (!(v > 0)) return 1;
-  const p = Math.pow(10, Math.floor(Math.log10(v)));
-  for (const m of [1, 2, 2.5, 5, 10]) if (v <= m * p) return m * p;
-  return 10 * p;
+/* An axis for values up to v: a round step (1, 2, 2.5 or 5 times a power of
+   ten, at least minStep) and 2 to 4 intervals of it. */
+function axis(v, minStep) {
+  const raw = Math.max(v / 4, minStep);
+  const p = Math.pow(10, Math.floor(Math.log10(raw)));
+  let step = 10 * p;
+  for (const m of [1, 2, 2.5, 5, 10]) if (raw <= m * p + 1e-9) { step = m * p; break; }
+  const n = Math.max(2, Math.ceil(v / step - 1e-9));
+  return { top: n * step, n };
 }
 
 function fmtNum(v) {
   if (v >= 1000) return (v / 1000).toFixed(v >= 10000 ? 0 : 1) + 'k';
   if (v >= 10 || Number.isInteger(v)) return String(Math.round(v));
-  return v.toFixed(1);
+  return String(Number(v.toFixed(2)));
 }
 
 function cssVar(el, name, fallback) {
@@ -39,8 +43,8 @@ export function throughputChart() {
   const canvas = h('canvas', { class: 'chart-canvas', role: 'img', 'aria-label': 'Throughput chart', 'aria-describedby': summaryId });
   const summary = h('p', { id: summaryId, class: 'sr-only' }, 'No samples yet.');
   const legend = h('ul', { class: 'chart-legend' },
-    h('li', { class: 'legend-jobs' }, h('span', { class: 'swatch swatch-jobs', 'aria-hidden': 'true' }), 'Jobs/s (finished)'),
-    h('li', { class: 'legend-queue' }, h('span', { class: 'swatch swatch-queue', 'aria-hidden': 'true' }), 'Queue depth'));
+    h('li', { class: 'legend-jobs' }, h('span', { class: 'swatch swatch-jobs', 'aria-hidden': 'true' }), 'Jobs finished per second'),
+    h('li', { class: 'legend-queue' }, h('span', { class: 'swatch swatch-queue', 'aria-hidden': 'true' }), 'Jobs waiting in queue'));
   const el = h('figure', { class: 'chart' }, canvas, h('figcaption', null, legend, summary));
   let samples = [];
 
@@ -64,14 +68,16 @@ export function throughputChart() {
     const cText = cssVar(canvas, '--chart-text', '#666');
     const font = '11px ' + (cssVar(document.body, 'font-family', 'sans-serif'));
 
-    const L = 34, R = 34, T = 8, B = 18;
+    const L = 34, R = 34, T = 18, B = 18;
     const w = Math.max(10, cssW - L - R);
     const hgt = Math.max(10, cssH - T - B);
     const end = samples.length ? Math.max(samples[samples.length - 1].time, Date.now() - 2000) : Date.now();
     const start = end - WINDOW_MS;
     const shown = samples.filter((s) => s.time >= start - GAP_MS);
-    const maxJobs = niceMax(Math.max(0, ...shown.map((s) => Number(s.finished_per_s) || 0)));
-    const maxQueue = niceMax(Math.max(0, ...shown.map((s) => Number(s.queued) || 0)));
+    const aJobs = axis(Math.max(0, ...shown.map((s) => Number(s.finished_per_s) || 0)), 0.5);
+    const aQueue = axis(Math.max(0, ...shown.map((s) => Number(s.queued) || 0)), 1);
+    const maxJobs = aJobs.top;
+    const maxQueue = aQueue.top;
     const x = (t) => L + ((t - start) / WINDOW_MS) * w;
     const yJ = (v) => T + hgt - (v / maxJobs) * hgt;
     const yQ = (v) => T + hgt - (v / maxQueue) * hgt;
@@ -81,22 +87,32 @@ export function throughputChart() {
     ctx.lineWidth = 1;
     ctx.strokeStyle = cGrid;
     ctx.textBaseline = 'middle';
-    for (let i = 0; i <= 4; i++) {
-      const yy = Math.round(T + (hgt * i) / 4) + 0.5;
+    /* grid lines and labels of the jobs axis (left); the queue axis has its own labels (right) */
+    for (let i = 0; i <= aJobs.n; i++) {
+      const yy = Math.round(T + (hgt * i) / aJobs.n) + 0.5;
       ctx.beginPath();
       ctx.moveTo(L, yy);
       ctx.lineTo(L + w, yy);
       ctx.stroke();
-      const frac = 1 - i / 4;
       ctx.fillStyle = cJobs;
       ctx.textAlign = 'right';
-      ctx.fillText(fmtNum(maxJobs * frac), L - 4, yy);
+      ctx.fillText(fmtNum(maxJobs * (1 - i / aJobs.n)), L - 4, yy);
+    }
+    for (let i = 0; i <= aQueue.n; i++) {
+      const yy = Math.round(T + (hgt * i) / aQueue.n) + 0.5;
       ctx.fillStyle = cQueue;
       ctx.textAlign = 'left';
-      ctx.fillText(fmtNum(maxQueue * frac), L + w + 4, yy);
+      ctx.fillText(fmtNum(maxQueue * (1 - i / aQueue.n)), L + w + 4, yy);
     }
-    ctx.fillStyle = cText;
+    /* axis titles above the two scales */
     ctx.textBaseline = 'top';
+    ctx.fillStyle = cJobs;
+    ctx.textAlign = 'left';
+    ctx.fillText('jobs/s', 2, 0);
+    ctx.fillStyle = cQueue;
+    ctx.textAlign = 'right';
+    ctx.fillText('queued', cssW - 2, 0);
+    ctx.fillStyle = cText;
     const ticks = [[start, '−10 min'], [start + WINDOW_MS / 2, '−5 min'], [end, 'now']];
     ticks.forEach(([t, label], i) => {
       ctx.textAlign = i === 0 ? 'left' : i === 2 ? 'right' : 'center';
@@ -157,7 +173,7 @@ export function throughputChart() {
     samples = Array.isArray(list) ? list.filter((s) => s && Number.isFinite(Number(s.time))) : [];
     const last = samples[samples.length - 1];
     summary.textContent = last
-      ? 'Last 10 minutes. Now: ' + fmtNum(Number(last.finished_per_s) || 0) + ' jobs finished per second, queue depth ' + (Number(last.queued) || 0) + '.'
+      ? 'Last 10 minutes. Now: ' + fmtNum(Number(last.finished_per_s) || 0) + ' jobs finished per second, ' + (Number(last.queued) || 0) + ' waiting.'
       : 'No samples yet.';
     draw();
   }

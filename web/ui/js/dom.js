@@ -9,12 +9,13 @@
    - a state is always shown as colour plus its word (stateBadge). */
 
 const SVG_NS = 'http://www.w3.org/2000/svg';
-const SVG_TAGS = new Set(['svg', 'path', 'g', 'line', 'polyline', 'rect', 'circle', 'text', 'title']);
+const SVG_TAGS = new Set(['svg', 'path', 'g', 'line', 'polyline', 'rect', 'circle']);
 
 /**
  * h(tag, attrs, ...children) -> Element.
  * attrs: class (string or array), text (textContent), on: {event: fn},
- * style: {prop: value} (CSSOM), any other attribute (aria-*, data-*, for, ...);
+ * style: {prop: value} (CSSOM; a style string is ignored), onclick: fn (as a listener;
+ * a string is ignored), any other attribute (aria-*, data-*, for, ...);
  * true sets an empty attribute, false/null/undefined skips it.
  * For form controls `value`, `checked` and `selected` are set as properties too.
  * children: nodes, strings/numbers, arrays of them; null/undefined/false skipped.
@@ -39,8 +40,12 @@ export function h(tag, attrs, ...children) {
       } else if ((k === 'checked' || k === 'selected') && k in el) {
         el[k] = !!v;
         if (v) el.setAttribute(k, '');
-      } else if (k.startsWith('on') && typeof v === 'function') {
-        el.addEventListener(k.slice(2).toLowerCase(), v);
+      } else if (/^on/i.test(k)) {
+        /* a function becomes a listener; a string would be an inline handler,
+           which the CSP refuses, so it is never written */
+        if (typeof v === 'function') el.addEventListener(k.slice(2).toLowerCase(), v);
+      } else if ((k === 'href' || k === 'src' || k === 'action') && /^\s*(javascript|vbscript|data):/i.test(String(v)) && !/^data:image\//i.test(String(v))) {
+        /* a script URL is never written, whatever the data says */
       } else {
         el.setAttribute(k, v === true ? '' : String(v));
       }
@@ -158,13 +163,15 @@ export function confirmDialog(title, message, confirmLabel = 'OK') {
 
 function toastHost(kind) {
   const id = kind === 'error' ? 'toasts-error' : 'toasts';
+  let wrap = document.getElementById('toast-area');
+  if (!wrap) wrap = h('div', { id: 'toast-area', class: 'toast-area' });
+  /* A modal dialog sits in the top layer above everything else: toasts go
+     inside the open one (if any) so they are seen, and back to body after. */
+  const modals = Array.from(document.querySelectorAll('dialog[open]')).filter((d) => d.matches(':modal'));
+  const parent = modals.length ? modals[modals.length - 1] : document.body;
+  if (wrap.parentElement !== parent) parent.appendChild(wrap);
   let host = document.getElementById(id);
   if (!host) {
-    let wrap = document.getElementById('toast-area');
-    if (!wrap) {
-      wrap = h('div', { id: 'toast-area', class: 'toast-area' });
-      document.body.appendChild(wrap);
-    }
     /* Errors are announced assertively, others politely; neither uses
        role="alert", which belongs to the form errors (login). */
     host = h('div', { id, class: 'toast-list', 'aria-live': kind === 'error' ? 'assertive' : 'polite', 'aria-relevant': 'additions' });
@@ -172,6 +179,13 @@ function toastHost(kind) {
   }
   return host;
 }
+
+/* When a dialog closes, its toasts move back to the page before it is removed
+   (a capture listener sees the non-bubbling close event first). */
+document.addEventListener('close', (ev) => {
+  const wrap = document.getElementById('toast-area');
+  if (wrap && ev.target instanceof HTMLDialogElement && ev.target.contains(wrap)) document.body.appendChild(wrap);
+}, true);
 
 /** A short message in the corner; kind "ok" (default) or "error". */
 export function toast(message, kind = 'ok') {

@@ -5,7 +5,8 @@
    - onEvent(type, fn) -> unsubscribe; fn gets the event's parsed JSON data.
      Types: hello, job, worker, role, stats, overflow (from the server);
      "open" after each hello (every (re)connect: refetch what you show);
-     "connection" {state: "live" | "reconnecting" | "stopped"} for the indicator;
+     "connection" {state: "connecting" | "live" | "reconnecting" | "stopped"}
+     for the indicator (connecting: not yet live since startEvents);
    - the browser reconnects by itself (the server sends retry: 1000); when the
      stream is refused outright (EventSource gives up) we try again with a
      growing delay, and check the session so a 401 leads to the login page. */
@@ -34,7 +35,7 @@ function setConn(state) {
   emit('connection', { state });
 }
 
-/** The connection's state now: "live", "reconnecting" or "stopped". */
+/** The connection's state now: "connecting", "live", "reconnecting" or "stopped". */
 export function connectionState() {
   return connState;
 }
@@ -65,7 +66,7 @@ function connect() {
   source.listenedTypes = known;
   source.addEventListener('error', () => {
     if (es !== source) return;
-    setConn('reconnecting');
+    if (connState === 'live') setConn('reconnecting');
     if (source.readyState === EventSource.CLOSED) {
       /* refused (401, 503, not a stream): the browser will not retry; we do */
       source.close();
@@ -101,7 +102,7 @@ export function onEvent(type, fn) {
 export function startEvents() {
   wanted = true;
   if (!es) {
-    setConn('reconnecting');
+    setConn('connecting');
     connect();
   }
 }

@@ -72,7 +72,7 @@ async function seed() {
 function showConnection(state) {
   if (!connEl) return;
   connEl.className = 'conn conn-' + state;
-  connEl.textContent = state === 'live' ? 'Live' : state === 'reconnecting' ? 'Reconnecting…' : 'Offline';
+  connEl.textContent = state === 'live' ? 'Live' : state === 'reconnecting' ? 'Reconnecting…' : state === 'connecting' ? 'Connecting…' : 'Offline';
   connEl.title = state === 'live' ? 'Live updates are on' : 'Waiting for the coordinator; the page updates again when it is back';
 }
 
@@ -97,7 +97,7 @@ export function initLayout(shellEl, opts = {}) {
   chart = throughputChart();
   const header = h('header', { class: 'app-header' },
     h('a', { class: 'brand', href: '/clusters', 'aria-label': 'popebot-node home' },
-      h('img', { src: '/ui/favicon.svg', alt: '', width: 24, height: 24 }), h('span', null, 'popebot', h('b', null, 'node'))),
+      h('img', { src: '/ui/favicon.svg', alt: '', width: 24, height: 24 }), h('span', null, 'popebot-', h('b', null, 'node'))),
     h('nav', { 'aria-label': 'Main' }, h('ul', null, NAV.map(([href, text]) => h('li', null, h('a', { href }, text))))),
     h('div', { class: 'session' }, connEl, userEl, logout));
   const health = h('section', { class: 'health', 'aria-label': 'Mesh health' },

@@ -22,6 +22,21 @@ import * as pageJob from './page_job.js';
 
 const session = { user: null };
 
+/* The session cookie is HttpOnly, so the page cannot see it. A marker in
+   localStorage says whether asking GET /api/session is worth it: a browser
+   that never logged in goes straight to the login page instead of logging a
+   401 in the console. */
+const MARK = 'popebot.session';
+function mark(on) {
+  try {
+    if (on) localStorage.setItem(MARK, '1');
+    else localStorage.removeItem(MARK);
+  } catch (e) { /* storage may be disabled: then we always ask */ }
+}
+function marked() {
+  try { return localStorage.getItem(MARK) !== null; } catch (e) { return true; }
+}
+
 for (const page of [pageLogin, pageClusters, pageCluster, pageRoles, pageJobs, pageJob]) page.register(route);
 
 /** A `next` value we are willing to go to: one of our own page paths. */
@@ -49,6 +64,7 @@ setGuard((path, query) => {
 
 function startSession(user, csrf) {
   session.user = user;
+  mark(true);
   setCsrf(csrf);
   showShell(true, user);
   startEvents();
@@ -56,6 +72,7 @@ function startSession(user, csrf) {
 
 function endSession() {
   session.user = null;
+  mark(false);
   setCsrf(null);
   stopEvents();
   showShell(false);
@@ -90,11 +107,14 @@ async function logout() {
 
 async function boot() {
   initLayout(document.getElementById('shell'), { onLogout: logout });
-  try {
-    const s = await api('GET', '/api/session');
-    startSession(s.user, s.csrf_token);
-  } catch (e) {
-    if (e.status !== 401) toast('Cannot check the session: ' + e.message, 'error');
+  if (marked()) {
+    try {
+      const s = await api('GET', '/api/session');
+      startSession(s.user, s.csrf_token);
+    } catch (e) {
+      if (e.status === 401) mark(false);
+      else toast('Cannot check the session: ' + e.message, 'error');
+    }
   }
   if (location.pathname === '/') history.replaceState(null, '', '/clusters' + location.search);
   await startRouter(document.getElementById('main'));

@@ -3,7 +3,8 @@
    the controls Drain/Resume, Edit, Disconnect and Delete.
 
    Rules it keeps:
-   - h1 is the worker's name, next to its state badge (colour plus word);
+   - h1 is the worker's name, next to its state badge (colour plus word), the
+     one place the page shows its state word (tests find it by exact text);
    - live: `worker` events for this id refetch the registration (a `deleted`
      one says so), `job` events of this worker refetch the running jobs and the
      first history page (debounced), `open`/`overflow` refetch everything;
@@ -12,7 +13,7 @@
    - every failed request shows the server's message in a toast. */
 
 import { api } from './api.js';
-import { h, clear, relTime, fmtTime, toast, stateBadge } from './dom.js';
+import { h, clear, relTime, fmtTime, confirmDialog, toast, stateBadge } from './dom.js';
 import { onEvent } from './events.js';
 import { navigate } from './router.js';
 import { logView } from './logview.js';
@@ -121,12 +122,9 @@ function render(params, view) {
   const badgeSlot = h('span', { class: 'badge-slot' });
   const drainBtn = h('button', { type: 'button', class: 'btn', text: 'Drain' });
   const editBtn = h('button', { type: 'button', class: 'btn', text: 'Edit' });
-  const discBtn = h('button', { type: 'button', class: 'btn', text: 'Disconnect', disabled: true, 'aria-describedby': 'disconnect-hint',
-    title: 'The coordinator has no disconnect yet' });
+  const discBtn = h('button', { type: 'button', class: 'btn', text: 'Disconnect', title: 'End its session; it reconnects after its backoff' });
   const delBtn = h('button', { type: 'button', class: 'btn btn-danger', text: 'Delete' });
   const controls = h('div', { class: 'controls', role: 'group', 'aria-label': 'Worker controls' }, drainBtn, editBtn, discBtn, delBtn);
-  const discHint = h('p', { id: 'disconnect-hint', class: 'hint' },
-    'Disconnect is not offered by the coordinator yet: Drain stops new jobs, Delete revokes the worker and cuts it off.');
   const banner = h('p', { class: 'banner', hidden: true });
   const details = h('dl', { class: 'details' });
   const runBody = h('tbody');
@@ -145,9 +143,8 @@ function render(params, view) {
   const pageInfo = h('span', { class: 'muted' });
 
   view.append(
-    h('p', { class: 'crumbs' }, h('a', { href: '/clusters' }, 'Clusters'), ' / ', h('span', null, id)),
+    h('p', { class: 'crumbs' }, h('a', { href: '/clusters' }, 'All workers')),
     h('div', { class: 'page-head' }, h('div', { class: 'title-row' }, h1, badgeSlot), controls),
-    discHint,
     banner,
     h('section', { class: 'card', 'aria-labelledby': 'sec-details' }, h('h2', { id: 'sec-details' }, 'Details'), details),
     h('section', { class: 'card', 'aria-labelledby': 'sec-running' }, h('h2', { id: 'sec-running' }, 'Running jobs'), h('div', { class: 'table-wrap' }, runTable)),
@@ -166,12 +163,13 @@ function render(params, view) {
     document.title = c.name + ' · popebot-node';
     clear(badgeSlot).appendChild(stateBadge(c.state));
     drainBtn.textContent = c.state === 'draining' ? 'Resume' : 'Drain';
+    discBtn.disabled = deleted || c.state === 'offline';
+    discBtn.title = c.state === 'offline' ? 'It is not connected' : 'End its session; it reconnects after its backoff';
     drainBtn.title = c.state === 'draining' ? 'Let it take new jobs again' : 'Stop giving it new jobs; running ones finish';
     clear(details).append(...[
       detail('ID', h('code', null, c.id)),
       detail('Name', c.name),
       detail('Kind', c.kind === 'http' ? 'HTTP-only' : 'ZeroMQ'),
-      detail('State', stateBadge(c.state)),
       detail('Roles', (c.roles || []).join(', ') || 'none'),
       detail('Labels', labelsText(c.labels)),
       detail('Slots', (c.slots_used ?? 0) + ' used of ' + (c.slots ?? 0)),
@@ -190,7 +188,7 @@ function render(params, view) {
     deleted = true;
     banner.hidden = false;
     banner.textContent = 'This worker\'s registration was deleted.';
-    for (const b of [drainBtn, editBtn, delBtn]) b.disabled = true;
+    for (const b of [drainBtn, editBtn, discBtn, delBtn]) b.disabled = true;
   }
 
   async function loadWorker() {
@@ -201,6 +199,7 @@ function render(params, view) {
       deleted = false;
       banner.hidden = true;
       for (const b of [drainBtn, editBtn, delBtn]) b.disabled = false;
+      discBtn.disabled = c.state === 'offline';
       drawWorker();
     } catch (e) {
       if (!alive) return;
@@ -208,7 +207,6 @@ function render(params, view) {
         if (!c) {
           h1.textContent = 'Worker not found';
           controls.hidden = true;
-          discHint.hidden = true;
           banner.hidden = false;
           banner.textContent = 'No worker registration has the id "' + id + '".';
         } else showGone();
@@ -332,6 +330,23 @@ function render(params, view) {
       toast(e.message, 'error');
     } finally {
       drainBtn.disabled = deleted;
+    }
+  });
+  discBtn.addEventListener('click', async () => {
+    if (!c) return;
+    const ok = await confirmDialog('Disconnect ' + c.name + '?',
+      'Its session ends and the jobs it runs are requeued (the attempt does not count). The registration stays, and a live worker reconnects after its backoff: drain it first to keep it idle, or delete it to keep it out.',
+      'Disconnect');
+    if (!ok) return;
+    discBtn.disabled = true;
+    try {
+      await api('POST', path + '/disconnect');
+      toast('Disconnected ' + c.name, 'ok');
+      refreshWorker();
+      refreshJobs();
+    } catch (e) {
+      toast(e.message, 'error');
+      discBtn.disabled = deleted || (c && c.state === 'offline');
     }
   });
   editBtn.addEventListener('click', () => { if (c) editDialog(c, (u) => { c = u; drawWorker(); }); });

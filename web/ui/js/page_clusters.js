@@ -176,17 +176,19 @@ function registerDialog(onDone) {
     }
     const close = h('button', { type: 'button', class: 'btn btn-primary', text: 'Close' });
     close.addEventListener('click', () => dlg.close());
-    body.append(
+    body.append(...[
       h('p', { class: 'note-ok' }, 'Registered ', h('strong', null, reg.name), ' (id ', h('code', null, reg.id), '). It shows as offline until the worker connects.'),
       cmd
         ? block('Join command (ZeroMQ worker)', cmd, 'Copy join command')
         : h('p', { class: 'form-error' }, 'No join token could be made: ' + (joinErr || 'unknown error') + '.'),
-      join ? h('p', { class: 'hint' }, 'The join token works once and expires ' + fmtTime(join.expires) + '.') : null,
+      join ? h('p', { class: 'hint' }, 'The join token is secret: it goes in the environment, never on a command line. It ' +
+        (join.uses === 0 ? 'enrolls any number of workers' : join.uses > 1 ? 'enrolls ' + join.uses + ' workers' : 'enrolls one worker') +
+        (join.expires ? ' and expires ' + fmtTime(join.expires) : '') + '.') : null,
       block('Webhook URL (HTTP-only worker)', reg.webhook_url, 'Copy webhook URL'),
       h('div', { class: 'once' },
         h('p', { class: 'warning' }, h('strong', null, 'Shown once: '), 'copy the worker token now. It is stored hashed and cannot be shown again. The HTTP-only worker sends it as x-api-key.'),
         block('Worker token', reg.token, 'Copy worker token', 'token-block')),
-      h('div', { class: 'dialog-actions' }, close));
+      h('div', { class: 'dialog-actions' }, close)].filter(Boolean));
     close.focus();
   }
 
@@ -240,7 +242,7 @@ function render(params, view, query) {
         h('td', null, labelChips(c.labels)),
         h('td', { class: 'num' }, (c.slots_used ?? 0) + ' / ' + (c.slots ?? 0)),
         h('td', { class: 'num' }, c.running && c.running.length
-          ? h('a', { href: '/jobs?worker=' + encodeURIComponent(c.id) + '&state=running', 'aria-label': c.running.length + ' running jobs on ' + c.name }, String(c.running.length))
+          ? h('a', { href: '/jobs?worker=' + encodeURIComponent(c.id) + '&state=running', title: 'Its running jobs' }, String(c.running.length))
           : '0'),
         h('td', null, timeCell(c.last_heartbeat)),
         h('td', null, c.version || h('span', { class: 'muted' }, '—')),

@@ -10,26 +10,17 @@
 // the page is left; `job` events for this id refresh the page; an unknown job
 // shows a plain "No such job" view; failed requests show the server's message.
 
-import { api } from './api.js';
+import { api, errText } from './api.js';
 import { h, clear, toast, fmtTime, stateBadge } from './dom.js';
 import { onEvent } from './events.js';
 import { logView } from './logview.js';
+import { ansiToNodes } from './ansi.js';
 import { fmtDuration, jobDuration, relTimeEl, refreshRelTimes } from './page_jobs.js';
 
-const CSS_HREF = '/ui/css/pages.css';
 const CANCELLABLE = new Set(['queued', 'scheduled', 'running']);
 const RETRYABLE = new Set(['failed', 'timed_out', 'cancelled', 'dead']);
 const FINISHED = new Set(['succeeded', 'failed', 'timed_out', 'cancelled', 'dead']);
-const POLL_MS = 2000; // progress is not announced by events: poll while running
-
-function usePagesCss() {
-  if (document.head.querySelector(`link[href="${CSS_HREF}"]`)) return;
-  document.head.appendChild(h('link', { rel: 'stylesheet', href: CSS_HREF }));
-}
-
-function errText(e) {
-  return e && e.message ? e.message : String(e);
-}
+const TICK_MS = 2000; // relative times and a running job's duration
 
 function jsonText(v) {
   if (typeof v === 'string') return v;
@@ -53,7 +44,6 @@ function noSuchJob(view, id) {
 }
 
 async function renderJob(view, id) {
-  usePagesCss();
   let job;
   try {
     job = await api('GET', `/api/jobs/${encodeURIComponent(id)}`);
@@ -134,8 +124,7 @@ async function renderJob(view, id) {
       }
       const focused = head.contains(document.activeElement) ? document.activeElement.textContent : null;
       clear(head).append(
-        h('h1', { class: 'job-title' }, 'Job ', h('span', { class: 'mono', text: j.id })),
-        stateBadge(j.state),
+        h('div', { class: 'title-row' }, h('h1', { class: 'job-title' }, 'Job ', h('span', { class: 'mono', text: j.id })), stateBadge(j.state)),
         h('div', { class: 'page-actions' }, actions)
       );
       if (focused) {
@@ -148,7 +137,7 @@ async function renderJob(view, id) {
     part('meta', [j.role, j.worker, j.attempts, j.max_attempts, j.priority, j.exit_code, j.created_ms, j.started_ms, j.finished_ms, j.run_at_ms, j.where, j.state], () => {
       const rows = [];
       const add = (label, value) => rows.push(h('div', { class: 'meta-item' }, h('dt', { text: label }), h('dd', null, value)));
-      const when = (ms) => (ms ? [h('span', { text: fmtTime(ms) }), ' (', relTimeEl(ms), ')'] : h('span', { class: 'muted', text: '—' }));
+      const when = (ms) => (ms ? [h('span', { text: fmtTime(ms) }), h('span', { class: 'rel muted' }, relTimeEl(ms))] : h('span', { class: 'muted', text: '—' }));
       add('Role', h('a', { href: `/roles/${encodeURIComponent(j.role)}`, text: j.role }));
       add('Worker', j.worker ? h('a', { href: `/clusters/${encodeURIComponent(j.worker)}`, text: j.worker }) : h('span', { class: 'muted', text: 'none yet' }));
       add('Attempts', j.max_attempts ? `${j.attempts} of ${j.max_attempts}` : String(j.attempts));
@@ -205,6 +194,7 @@ async function renderJob(view, id) {
     part('result', [j.result, j.state], () => {
       clear(resultBody);
       if (j.result === null || j.result === undefined) resultBody.append(h('p', { class: 'muted', text: FINISHED.has(j.state) ? 'No result.' : 'No result yet.' }));
+      else if (typeof j.result === 'string') resultBody.append(h('pre', { class: 'result-text', tabindex: '0' }, ansiToNodes(j.result))); // a command's output: colours kept, on the log's dark panel
       else resultBody.append(h('pre', { class: 'json', tabindex: '0', text: jsonText(j.result) }));
     });
   }
@@ -274,17 +264,22 @@ async function renderJob(view, id) {
     onEvent('job', (ev) => {
       if (ev && ev.id === id) scheduleFetch(50);
     }),
+    onEvent('progress', (ev) => {
+      if (!ev || ev.id !== id || !job) return;
+      job.progress = { done: ev.done, total: ev.total };
+      if (ev.message !== undefined) job.progress.message = ev.message;
+      render();
+    }),
     onEvent('open', () => scheduleFetch(0)),
   ];
   const poll = setInterval(() => {
     if (document.hidden) return;
     refreshRelTimes(meta);
-    if (job.state === 'running') {
+    if (job && job.state === 'running') {
       const d = meta.querySelector('.job-duration');
       if (d) d.textContent = fmtDuration(jobDuration(job));
-      scheduleFetch(0);
     }
-  }, POLL_MS);
+  }, TICK_MS);
 
   function cleanup() {
     if (dead) return;

@@ -4,31 +4,21 @@
 // Rules kept: the filters and the search live in the URL query (replaceState),
 // so a reload or a shared link keeps them; pages follow the API's cursor
 // (Next page pushes the current cursor on a stack, Previous page pops it);
-// `job` events refresh the first page (throttled) and only update, in place,
+// `job` events refresh the first page (throttled to 4 a second) and only update, in place,
 // the rows already shown on later pages, so the user never loses their place;
 // DOM built with h()/textContent; failed requests show the server's message.
 // The search is sent as `q=`; a coordinator that does not know `q` (422) gets
 // an exact job id lookup instead.
 
-import { api } from './api.js';
+import { api, errText } from './api.js';
 import { h, clear, toast, relTime, fmtTime, stateBadge } from './dom.js';
 import { onEvent } from './events.js';
 
-const CSS_HREF = '/ui/css/pages.css';
 const PAGE_SIZE = 50;
 const STATES = ['queued', 'scheduled', 'running', 'succeeded', 'failed', 'timed_out', 'cancelled', 'dead'];
 const FILTERS = ['state', 'role', 'worker', 'q'];
 
 let searchByQ = true; // false once the coordinator refused `q` (422)
-
-function usePagesCss() {
-  if (document.head.querySelector(`link[href="${CSS_HREF}"]`)) return;
-  document.head.appendChild(h('link', { rel: 'stylesheet', href: CSS_HREF }));
-}
-
-function errText(e) {
-  return e && e.message ? e.message : String(e);
-}
 
 // "850 ms", "4.2 s", "3 min 4 s", "2 h 5 min"
 export function fmtDuration(ms) {
@@ -62,7 +52,6 @@ export function register(route) {
 }
 
 async function renderJobs(view, query) {
-  usePagesCss();
   const filters = {};
   for (const k of FILTERS) filters[k] = (query && query.get(k)) || '';
 
@@ -94,6 +83,7 @@ async function renderJobs(view, query) {
     name: 'q',
     value: filters.q,
     placeholder: 'id, role, worker or payload text',
+    maxlength: '159',
     autocomplete: 'off',
     spellcheck: 'false',
   });
@@ -137,6 +127,7 @@ async function renderJobs(view, query) {
   let again = false;
   let liveTimer = null;
   let shown = new Map(); // id -> row parts, for in-place updates
+  const workerNames = new Map(); // worker id -> name, for the Worker column
   let reqSeq = 0;
 
   function syncUrl() {
@@ -173,7 +164,9 @@ async function renderJobs(view, query) {
     const j = p.job;
     clear(p.badgeCell).append(stateBadge(j.state));
     clear(p.workerCell).append(
-      j.worker ? h('a', { href: `/clusters/${encodeURIComponent(j.worker)}`, text: j.worker }) : h('span', { class: 'muted', text: '—' })
+      j.worker
+        ? h('a', { href: `/clusters/${encodeURIComponent(j.worker)}`, title: j.worker, text: workerNames.get(j.worker) || j.worker })
+        : h('span', { class: 'muted', text: '—' })
     );
     p.attemptsCell.textContent = j.max_attempts ? `${j.attempts ?? 0} / ${j.max_attempts}` : String(j.attempts ?? 0);
     p.durCell.textContent = fmtDuration(jobDuration(j));
@@ -283,6 +276,9 @@ async function renderJobs(view, query) {
       };
       fillSel(roleSel, 'Any role', (r.roles || []).map((x) => [x.name, x.name]), filters.role);
       const cl = c.clusters || [];
+      workerNames.clear();
+      for (const w of cl) if (w.name) workerNames.set(w.id, w.name);
+      for (const p of shown.values()) fillRow(p);
       const names = new Map();
       for (const w of cl) names.set(w.name, (names.get(w.name) || 0) + 1);
       fillSel(
@@ -355,7 +351,7 @@ async function renderJobs(view, query) {
       liveTimer = setTimeout(() => {
         liveTimer = null;
         load();
-      }, 500);
+      }, 250);
   }
   const refetch = () => {
     loadChoices();

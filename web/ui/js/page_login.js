@@ -55,7 +55,7 @@ function render(params, view, query) {
 
   view.appendChild(h('div', { class: 'login-page' },
     h('div', { class: 'login-card' },
-      h('div', { class: 'login-brand' }, h('img', { src: '/ui/favicon.svg', alt: '', width: 40, height: 40 }), h('span', null, 'popebot', h('b', null, 'node'))),
+      h('div', { class: 'login-brand' }, h('img', { src: '/ui/favicon.svg', alt: '', width: 40, height: 40 }), h('span', null, 'popebot-', h('b', null, 'node'))),
       h('h1', null, 'Log in'),
       query.get('expired') ? h('p', { class: 'note' }, 'Your session has ended. Log in again.') : null,
       form)));

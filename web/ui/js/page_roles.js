@@ -11,22 +11,12 @@
 // placeholder $POPEBOT_KEY, never a key; failed requests show the server's
 // message; the list follows `role` events.
 
-import { api } from './api.js';
+import { api, errText } from './api.js';
 import { h, clear, toast, confirmDialog, copyButton } from './dom.js';
 import { navigate } from './router.js';
 import { onEvent } from './events.js';
 
-const CSS_HREF = '/ui/css/pages.css';
 const U32_MAX = 4294967295;
-
-function usePagesCss() {
-  if (document.head.querySelector(`link[href="${CSS_HREF}"]`)) return;
-  document.head.appendChild(h('link', { rel: 'stylesheet', href: CSS_HREF }));
-}
-
-function errText(e) {
-  return e && e.message ? e.message : String(e);
-}
 
 // ---- command text <-> argv --------------------------------------------------
 
@@ -134,7 +124,6 @@ export function register(route) {
 }
 
 async function renderRoles(view, selected) {
-  usePagesCss();
   const newBtn = h('button', { type: 'button', class: 'btn btn-primary', text: 'New role' });
   const tableBody = h('tbody');
   const table = h(
@@ -335,7 +324,7 @@ async function renderRoles(view, selected) {
         disabled: ro,
         'aria-describedby': id('env') + '-hint',
       }),
-      enabled: h('input', { id: id('enabled'), type: 'checkbox', checked: role ? !!r.enabled : true, disabled: ro }),
+      enabled: h('input', { id: id('enabled'), type: 'checkbox', checked: role ? !!r.enabled : true, disabled: ro, 'aria-describedby': id('enabled') + '-hint' }),
       labels: h('input', {
         id: id('labels'),
         type: 'text',
@@ -381,7 +370,13 @@ async function renderRoles(view, selected) {
           h('label', { for: id('shell'), text: 'Shell' }),
           hint('shell', 'Run the command as one /bin/sh line.')
         ),
-        h('div', { class: 'field check' }, f.enabled, h('label', { for: id('enabled'), text: 'Enabled' })),
+        h(
+          'div',
+          { class: 'field check' },
+          f.enabled,
+          h('label', { for: id('enabled'), text: 'Enabled' }),
+          hint('enabled', 'Off: new jobs are refused; queued ones still run.')
+        ),
         field('timeout', 'Timeout', f.timeout_ms, 'Milliseconds; 0 = none.'),
         field('attempts', 'Max attempts', f.max_attempts, 'At least 1.'),
         field('backoff', 'Backoff', f.backoff_base_ms, 'Milliseconds before the first retry; doubles each retry.'),
@@ -554,7 +549,13 @@ async function renderRoles(view, selected) {
     );
     const dlg = h('dialog', { class: 'dialog run-dialog', 'aria-labelledby': tid }, h('h2', { id: tid, text: `Run ${role.name}` }), form);
     cancel.addEventListener('click', () => dlg.close());
-    dlg.addEventListener('close', () => dlg.remove());
+    // While the modal is open the panel behind it is out of the accessibility
+    // tree too, so "Run" names one button only (not also "Run now").
+    detail.setAttribute('aria-hidden', 'true');
+    dlg.addEventListener('close', () => {
+      detail.removeAttribute('aria-hidden');
+      dlg.remove();
+    });
     payload.addEventListener('input', () => {
       alert.textContent = '';
     });
@@ -601,6 +602,8 @@ async function renderRoles(view, selected) {
 
   renderDetail();
   await load();
+  // On a phone the details sit below the whole list: bring them into view.
+  if (selected && !dead && window.matchMedia('(max-width: 760px)').matches) detail.scrollIntoView({ block: 'start' });
 
   const offs = [
     onEvent('role', scheduleReload),
