@@ -156,5 +156,8 @@ web.test('Register worker gives a join command that enrolls a worker; delete ask
   }
   await visible(ui.workerRow('w1'));
   await hidden(ui.workerRow('w9'));
+  // The health strip follows: w1 is the only worker online again (w2 is stopped).
+  await eventually(async () => (await ui.healthNumber('Workers online')) === 1,
+                   { desc: 'Workers online to be 1 again' });
   await ui.shot('after-delete');
 });
