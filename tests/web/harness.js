@@ -257,10 +257,7 @@ export class Mesh {
         }
         const r = await fetch(`${this.url}/readyz`, { signal: AbortSignal.timeout(2000) });
         return r.status === 200 ? 'ready' : false;
-      }, { timeout: 30000, desc: 'the coordinator to be ready (/readyz)' }).catch((e) => {
-        if (!p.alive()) throw e;
-        throw e;
-      });
+      }, { timeout: 30000, desc: 'the coordinator to be ready (/readyz)' });
       if (ready === 'bind') { await p.cleanup(); continue; }
       const r = runCli(['passwd', `--data-dir=${this.data}`, `--user=${USER}`], { input: PASSWORD + '\n' });
       if (r.rc !== 0) throw new Error(`passwd failed: ${r.rc} ${r.err}`);
@@ -395,8 +392,10 @@ export class Mesh {
                                  p.logText().slice(-tail)).join('\n');
   }
 
-  async close() {
+  /** Kill every node; keep the full logs in dir (when given); remove the temp dir. */
+  async close(keepLogsIn) {
     for (const p of this.procs) await p.cleanup();
+    if (keepLogsIn) fs.cpSync(this.logs, keepLogsIn, { recursive: true });
     fs.rmSync(this.tmp, { recursive: true, force: true, maxRetries: 3 });
   }
 }
@@ -544,10 +543,12 @@ class Ui {
  * web.test(name, fn, {timeout, context}) runs fn(ui) in a fresh browser context.
  */
 export function useWeb(label, { workers = [], setup } = {}) {
-  const web = { label, mesh: null, browser: null };
+  const web = { label, mesh: null, browser: null, failed: false };
   before(async () => {
     fs.mkdirSync(ARTIFACTS, { recursive: true });
-    for (const f of fs.readdirSync(ARTIFACTS)) if (f.startsWith(`${label}--`)) fs.rmSync(path.join(ARTIFACTS, f));
+    for (const f of fs.readdirSync(ARTIFACTS)) {
+      if (f.startsWith(`${label}--`)) fs.rmSync(path.join(ARTIFACTS, f), { recursive: true, force: true });
+    }
     web.mesh = new Mesh(label);
     try {
       const [browser] = await Promise.all([launchBrowser(), web.mesh.startCoordinator()]);
@@ -555,6 +556,7 @@ export function useWeb(label, { workers = [], setup } = {}) {
       for (const w of workers) await web.mesh.startWorker(w.name, w);
       if (setup) await setup(web.mesh);
     } catch (e) {
+      web.failed = true;
       process.stderr.write(`\n==== ${label}: set-up failed; node logs:\n${web.mesh.logReport()}\n`);
       throw e;
     }
@@ -567,9 +569,11 @@ export function useWeb(label, { workers = [], setup } = {}) {
     const reports = web.mesh.sanitizerReports();
     if (reports.length) {
       process.stderr.write(`\n==== ${label}: node logs:\n${web.mesh.logReport()}\n`);
-      throw new Error(`sanitizer reports in node logs:\n${reports.slice(0, 20).join('\n')}`);
+      web.failed = true;
     }
-    await web.mesh.close();
+    // A failed file keeps its nodes' whole logs beside the screenshots.
+    await web.mesh.close(web.failed ? path.join(ARTIFACTS, `${label}--logs`) : null);
+    if (reports.length) throw new Error(`sanitizer reports in node logs:\n${reports.slice(0, 20).join('\n')}`);
   }, { timeout: 60000 });
 
   web.test = (name, fn, { timeout = 90000, context = {} } = {}) => test(name, { timeout }, async (t) => {
@@ -595,6 +599,7 @@ export function useWeb(label, { workers = [], setup } = {}) {
     await ctx.close().catch(() => {});
     const problems = [...ui.problems, ...web.mesh.sanitizerReports().map((r) => `sanitizer: ${r}`)];
     if (failure || problems.length) {
+      web.failed = true;
       process.stderr.write(`\n==== ${label} / ${name}: node log tails:\n${web.mesh.logReport()}\n`);
     }
     if (failure && problems.length) {

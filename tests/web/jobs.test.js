@@ -146,3 +146,39 @@ web.test('the health strip counts slots and queue depth as jobs run', async (ui)
   assert.ok(await ui.stillSameDocument(), 'the page was reloaded');
   await ui.shot('health-idle');
 });
+
+web.test('the jobs list searches, and pages through more jobs than fit on one page', async (ui) => {
+  const { page, mesh } = ui;
+  const needle = await mesh.submit('echo', { needle: 'zebra-42' });
+  const ids = [];
+  for (let i = 0; i < 55; i++) ids.push(await mesh.submit('echo', { batch: i }));
+  await mesh.waitJob(ids[ids.length - 1], 'succeeded');
+  await mesh.waitJob(needle, 'succeeded');
+
+  await ui.login();
+  await page.getByRole('link', { name: 'Jobs', exact: true }).click();
+  const table = page.getByRole('table', { name: 'Jobs', exact: true });
+  const jobRows = table.getByRole('row').filter({ has: page.getByRole('link', { name: /^[0-9a-f]{16}$/ }) });
+  const shownIds = async () => (await jobRows.allInnerTexts()).map((t) => /[0-9a-f]{16}/.exec(t)[0]);
+
+  await page.getByLabel('Search', { exact: true }).fill('zebra-42');
+  await page.getByLabel('Search', { exact: true }).press('Enter');
+  await eventually(async () => { const s = await shownIds(); return s.length === 1 && s[0] === needle; },
+                   { desc: 'the search to find just the one job' });
+  await ui.shot('jobs-search');
+  await page.getByLabel('Search', { exact: true }).fill('');
+  await page.getByLabel('Search', { exact: true }).press('Enter');
+
+  // Newest first: the last 50 of the batch fill page 1; the rest follow on page 2.
+  await eventually(async () => (await shownIds()).includes(ids[54]) && (await jobRows.count()) >= 50,
+                   { desc: 'a full first page' });
+  const first = await shownIds();
+  assert.ok(!first.includes(ids[0]), 'the oldest of the batch is on page 1');
+  await page.getByRole('button', { name: 'Next page', exact: true }).click();
+  await eventually(async () => (await shownIds()).includes(ids[0]), { desc: 'page 2 to show the oldest of the batch' });
+  const second = await shownIds();
+  assert.deepEqual(second.filter((id) => first.includes(id)), [], 'pages 1 and 2 overlap');
+  await ui.shot('jobs-page-2');
+  await page.getByRole('button', { name: 'Previous page', exact: true }).click();
+  await eventually(async () => (await shownIds()).includes(ids[54]), { desc: 'page 1 again' });
+});
