@@ -323,6 +323,23 @@ export class Mesh {
     return p;
   }
 
+  /** Stop the coordinator (SIGTERM, a clean exit) and start it again on the
+   *  same ports and store; waits for /readyz. */
+  async restartCoordinator() {
+    const old = this.coord;
+    old.signal('SIGTERM');
+    await old.wait(30000);
+    const args = old.child.spawnargs.slice(old.child.spawnargs.indexOf(BIN) + 1);
+    const p = new Proc(`coordinator-restart${this.procs.length}`, args, this.logs);
+    this.procs.push(p);
+    this.coord = p;
+    await eventually(async () => {
+      if (!p.alive()) throw new Error(`coordinator exited with ${p.code}:\n${p.logText().slice(-3000)}`);
+      return (await fetch(`${this.url}/readyz`, { signal: AbortSignal.timeout(2000) })).status === 200;
+    }, { timeout: 30000, desc: 'the restarted coordinator to be ready (/readyz)' });
+    return p;
+  }
+
   /** Stop a worker with a signal (SIGTERM: it drains and says goodbye) and wait for it to exit. */
   async stopWorker(name, sig = 'SIGTERM') {
     const p = this.workers[name];
@@ -456,6 +473,7 @@ class Ui {
       const m = /the server responded with a status of (\d+)/.exec(text);
       const url = msg.location()?.url || '';
       if (m && url && this.isAllowed(Number(m[1]), url)) return;
+      if (this.outage && /^Failed to load resource: net::ERR_/.test(text)) return;
       note(`console error: ${text}${url ? ` (at ${url})` : ''}`);
     });
     c.on('weberror', (err) => note(`page error: ${err.error().stack || err.error().message}`));
@@ -471,8 +489,17 @@ class Ui {
       // AbortController, a favicon load cut short by a navigation) is aborted, not failed.
       if (err === 'net::ERR_ABORTED' && ['eventsource', 'fetch', 'xhr', 'other'].includes(req.resourceType())) return;
       if (err.startsWith('net::ERR_BLOCKED_BY_CLIENT') && !isLoopback(req.url())) return;   // noted by the route
+      if (this.outage && ['eventsource', 'fetch', 'xhr'].includes(req.resourceType())) return;
       note(`request failed: ${req.method()} ${req.url()} (${req.resourceType()}): ${err}`);
     });
+  }
+
+  /** Run fn (which takes the coordinator away) with the page's own requests
+   *  allowed to fail at the network level (refused, reset, cut streams);
+   *  page errors and every other console error still fail the test. */
+  async duringOutage(fn) {
+    this.outage = true;
+    try { return await fn(); } finally { this.outage = false; }
   }
 
   /** Full-page screenshot into the artifacts dir, named after the test and page. */
