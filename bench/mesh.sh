@@ -12,9 +12,14 @@
 #     Sets mesh_ep[NAME], mesh_data[NAME], mesh_cli[NAME] (flags for a CLI
 #     command) and mesh_client[NAME] (flags for bench_client).
 #   mesh_stop NAME; mesh_stop_all
+#   mesh_cpu NAME: "COORDINATOR WORKERS", the CPU time (user + system, all
+#     threads) each has used so far, in microseconds; less disturbed by
+#     other load on the machine than a rate is.
+#   cpu_per_job BEFORE AFTER JOBS: "coord_cpu_us_per_job=.. workers_cpu_us_per_job=.."
 #   median: reads numbers, one a line, prints their median.
 declare -A mesh_ep=() mesh_data=() mesh_cli=() mesh_client=() mesh_pids=()
 mesh_port=$(( 20000 + RANDOM % 20000 ))
+mesh_tck=$(getconf CLK_TCK)
 
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
@@ -74,6 +79,24 @@ mesh_start() { # name durability secure [coordinator flags...]
     mesh_pids[$name]+=" $!"
   done
   mesh_wait_workers "$name" 2
+}
+
+s_cpu_ticks() { # pid: utime + stime (fields 14, 15; comm may hold spaces)
+  sed 's/^.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'
+}
+
+mesh_cpu() { # name
+  local p coord="" workers=0
+  for p in ${mesh_pids[$1]}; do
+    if [ -z "$coord" ]; then coord=$(s_cpu_ticks "$p"); else workers=$(( workers + $(s_cpu_ticks "$p") )); fi
+  done
+  echo "$(( coord * 1000000 / mesh_tck )) $(( workers * 1000000 / mesh_tck ))"
+}
+
+cpu_per_job() { # "before" "after" jobs
+  local b=($1) a=($2)
+  awk -v c=$(( a[0] - b[0] )) -v w=$(( a[1] - b[1] )) -v n="$3" \
+    'BEGIN {printf "coord_cpu_us_per_job=%.2f workers_cpu_us_per_job=%.2f", c / n, w / n}'
 }
 
 mesh_stop() { # name
