@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2154,SC2034  # bin, dir, SLOTS come from the caller; mesh_* go to it
 # bench/mesh.sh — sourced by bench/run and bench/events: start and stop a
 # coordinator with two echo workers on loopback, secure (CURVE, as
 # production runs) or --insecure, several meshes at once if asked.
@@ -94,7 +95,9 @@ mesh_cpu() { # name
 }
 
 cpu_per_job() { # "before" "after" jobs
-  local b=($1) a=($2)
+  local b a
+  read -r -a b <<<"$1"
+  read -r -a a <<<"$2"
   awk -v c=$(( a[0] - b[0] )) -v w=$(( a[1] - b[1] )) -v n="$3" \
     'BEGIN {printf "coord_cpu_us_per_job=%.2f workers_cpu_us_per_job=%.2f", c / n, w / n}'
 }
