@@ -1,16 +1,24 @@
 /*  bench/bench_client.c — load generator for end-to-end echo jobs.
 
     Talks the client protocol to a running coordinator:
-      bench_client throughput EP N BATCH WINDOW
+      bench_client [--data-dir=DIR] throughput EP N BATCH WINDOW
         submits N echo jobs in SUBMITs of BATCH, keeping at most WINDOW jobs
         in flight, each with wait=true; counts RESULTs; prints jobs/s.
-      bench_client latency EP RATE SECONDS
+      bench_client [--data-dir=DIR] latency EP RATE SECONDS
         submits one echo job per SUBMIT at RATE per second for SECONDS and
         prints submit->result latency percentiles (p50 p90 p99 p99.9 max).
     Every job's result is checked against its payload; a mismatch or a job
     that did not succeed fails the run (exit 1). Output is one line of
     key=value pairs for bench/run to collect.
+
+    With --data-dir=DIR the DEALER speaks CURVE as the CLI does beside the
+    coordinator: DIR/curve/client.{key,pub} (the pair the coordinator
+    enrols as "c:local" at every start) and the pinned DIR/curve/server.pub.
+    Without it the socket is plaintext, for a coordinator run --insecure.
+    An ERROR from the coordinator, or no answer at all within 10 s (a
+    refused handshake looks like that), fails the run.
 */
+#include "mesh/curve.h"
 #include "mesh/proto.h"
 
 #include <czmq.h>
@@ -31,6 +39,8 @@ typedef struct {
     void *sock;
     pb_buf_t out;
     uint64_t done, bad;
+    uint64_t heard;           /* messages received of any kind */
+    bool failed;              /* the coordinator answered ERROR */
     zhashx_t *sent_at;        /* job id -> submit time (latency mode) */
     int64_t *lat;             /* latencies in us */
     size_t nlat;
@@ -112,6 +122,13 @@ static void s_drain(bench_t *b, int timeout_ms)
         pb_err_t err;
         pb_msg_t *m = pb_decode(zmq_msg_data(&f), zmq_msg_size(&f), &err);
         zmq_msg_close(&f);
+        b->heard++;
+        if (m && m->cmd == PB_ERROR && !b->failed) {
+            fprintf(stderr, "bench: coordinator error %.*s: %.*s\n",
+                    (int) m->u.error.code.len, m->u.error.code.ptr,
+                    (int) m->u.error.message.len, m->u.error.message.ptr);
+            b->failed = true;
+        }
         if (m && m->cmd == PB_RESULT)
             for (uint32_t i = 0; i < m->u.reply.body->via.array.size; i++)
                 s_result(b, &m->u.reply.body->via.array.ptr[i]);
@@ -162,6 +179,12 @@ static int s_throughput(bench_t *b, uint64_t n, uint32_t batch, uint64_t window)
             sent += k;
         }
         s_drain(b, 1000);
+        if (b->failed || (!b->heard && s_us() - t0 > 10 * 1000000LL)) {
+            fprintf(stderr, "bench: %s\n", b->failed ? "refused by the coordinator"
+                    : "no answer within 10 s (endpoint? CURVE keys: --data-dir, or "
+                      "--insecure on both sides?)");
+            return 1;
+        }
         if (s_us() - t0 > 300 * 1000000LL) {
             fprintf(stderr, "bench: gave up after 300 s with %llu of %llu done\n",
                     (unsigned long long) b->done, (unsigned long long) n);
@@ -207,7 +230,7 @@ static int s_latency(bench_t *b, uint32_t rate, uint32_t seconds)
         s_wait_us(b, due - now);
     }
     int64_t deadline = s_us() + 30 * 1000000LL;
-    while (b->done < n && s_us() < deadline)
+    while (b->done < n && !b->failed && s_us() < deadline)
         s_drain(b, 100);
     qsort(b->lat, b->nlat, sizeof(int64_t), s_cmp);
     double pct[] = { 0.5, 0.9, 0.99, 0.999 };
@@ -217,18 +240,45 @@ static int s_latency(bench_t *b, uint32_t rate, uint32_t seconds)
         printf(" p%g_us=%lld", pct[i] * 100, (long long) b->lat[(size_t) (pct[i] * (double) (b->nlat - 1))]);
     printf(" max_us=%lld bad=%llu\n", b->nlat ? (long long) b->lat[b->nlat - 1] : 0LL,
            (unsigned long long) b->bad);
-    int rc = (b->bad || b->nlat != n) ? 1 : 0;
+    int rc = (b->bad || b->failed || b->nlat != n) ? 1 : 0;
     zhashx_destroy(&b->sent_at);
     free(b->lat);
     free(b->req_t0);
     return rc;
 }
 
+/* The CURVE client options of DIR/curve (see the header). 0 or -1. */
+static int s_curve(void *sock, const char *data_dir)
+{
+    char dir[4096], path[4200], err[256];
+    curve_client_t c = { .on = true };
+    snprintf(dir, sizeof dir, "%s/curve", data_dir);
+    snprintf(path, sizeof path, "%s/server.pub", dir);
+    if (curve_pair_load(dir, "client", &c.me, err, sizeof err) != 1 ||
+        curve_text_load(path, c.server_pub, sizeof c.server_pub, err, sizeof err) != 1 ||
+        strlen(c.server_pub) != CURVE_Z85_LEN) {
+        fprintf(stderr, "bench: no CURVE client keys in %s (has the coordinator started?) %s\n",
+                dir, err);
+        return -1;
+    }
+    if (curve_client_apply(sock, &c) != 0) {
+        fprintf(stderr, "bench: CURVE options: %s\n", zmq_strerror(zmq_errno()));
+        return -1;
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
+    const char *data_dir = NULL;
+    if (argc > 1 && strncmp(argv[1], "--data-dir=", 11) == 0) {
+        data_dir = argv[1] + 11;
+        argv++;
+        argc--;
+    }
     if (argc < 5 || (strcmp(argv[1], "throughput") && strcmp(argv[1], "latency"))) {
-        fprintf(stderr, "usage: bench_client throughput EP N BATCH WINDOW\n"
-                        "       bench_client latency EP RATE SECONDS\n");
+        fprintf(stderr, "usage: bench_client [--data-dir=DIR] throughput EP N BATCH WINDOW\n"
+                        "       bench_client [--data-dir=DIR] latency EP RATE SECONDS\n");
         return 2;
     }
     bench_t b = { 0 };
@@ -237,6 +287,8 @@ int main(int argc, char **argv)
     int hwm = 0;
     zmq_setsockopt(b.sock, ZMQ_SNDHWM, &hwm, sizeof hwm);
     zmq_setsockopt(b.sock, ZMQ_RCVHWM, &hwm, sizeof hwm);
+    if (data_dir && s_curve(b.sock, data_dir) != 0)
+        return 1;
     zmq_connect(b.sock, argv[2]);
     pb_buf_init(&b.out);
     int rc = strcmp(argv[1], "throughput") == 0

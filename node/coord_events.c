@@ -72,14 +72,21 @@ void coord_events_read(coord_t *c)
     }
 }
 
-/* Queue "name\0json" (steals obj); false once the second's budget is spent. */
+/* Whether an event may be built now: someone listens and the second's
+   budget is not spent (else it counts as dropped, and costs nothing). */
+static bool s_room(coord_events_t *e)
+{
+    if (e->subscribers <= 0)
+        return false;
+    if (e->sent_this_s < COORD_EVENTS_PER_S)
+        return true;
+    e->dropped++;
+    return false;
+}
+
+/* Queue "name\0json" (steals obj). */
 static void s_note(coord_events_t *e, const char *name, json_t *obj)
 {
-    if (e->sent_this_s >= COORD_EVENTS_PER_S) {
-        e->dropped++;
-        json_decref(obj);
-        return;
-    }
     char *text = obj ? json_dumps(obj, JSON_COMPACT) : NULL;
     json_decref(obj);
     size_t nl = strlen(name), tl = text ? strlen(text) : 0;
@@ -106,7 +113,7 @@ static void s_note(coord_events_t *e, const char *name, json_t *obj)
 
 void coord_event_job(coord_t *c, const job_t *job)
 {
-    if (c->events.subscribers <= 0)
+    if (!s_room(&c->events))
         return;
     const char *worker = job->worker ? ((const peer_t *) job->worker)->id : job->last_worker;
     s_note(&c->events, "job",
@@ -117,7 +124,7 @@ void coord_event_job(coord_t *c, const job_t *job)
 
 void coord_event_progress(coord_t *c, const job_t *job)
 {
-    if (c->events.subscribers <= 0)
+    if (!s_room(&c->events))
         return;
     s_note(&c->events, "progress",
            json_pack("{s:s,s:I,s:I,s:s*}", "id", job->idstr, "done",
@@ -127,7 +134,7 @@ void coord_event_progress(coord_t *c, const job_t *job)
 
 void coord_event_worker(coord_t *c, const peer_t *p)
 {
-    if (c->events.subscribers <= 0)
+    if (!s_room(&c->events))
         return;
     s_note(&c->events, "worker", json_pack("{s:s,s:s}", "id", p->id, "state",
                                            p->deleted ? "deleted" : peer_state_name(p->state)));
@@ -135,7 +142,7 @@ void coord_event_worker(coord_t *c, const peer_t *p)
 
 void coord_event_role(coord_t *c, const char *name, bool deleted)
 {
-    if (c->events.subscribers <= 0)
+    if (!s_room(&c->events))
         return;
     s_note(&c->events, "role", json_pack("{s:s,s:b}", "name", name, "deleted", deleted));
 }
