@@ -58,18 +58,46 @@ void coord_events_close(coord_t *c)
     e->xpub = NULL;
 }
 
+static void s_send(coord_events_t *e, const char *msg);
+static json_t *s_sample_json(const coord_sample_t *s);
+
+/* A new subscriber gets the latest stats sample at once (the others see it
+   again, which is harmless): its first message proves the subscription
+   live, so its stream can say hello now rather than at the next sample. */
+static void s_greet(coord_events_t *e)
+{
+    if (e->nsamples == 0)
+        return;                       /* the first sample comes within a second */
+    json_t *o = s_sample_json(&e->ring[(e->head + e->nsamples - 1) % COORD_STATS_KEEP]);
+    char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    json_decref(o);
+    size_t tl = text ? strlen(text) : 0;
+    char *msg = text ? malloc(sizeof "stats" + tl + 1) : NULL;
+    if (msg) {
+        memcpy(msg, "stats", sizeof "stats");
+        memcpy(msg + sizeof "stats", text, tl + 1);
+        s_send(e, msg);
+    }
+    free(msg);
+    free(text);
+}
+
 void coord_events_read(coord_t *c)
 {
     coord_events_t *e = &c->events;
     unsigned char buf[256];
     int n;
+    bool joined = false;
     while (e->xpub && (n = zmq_recv(e->xpub, buf, sizeof buf, ZMQ_DONTWAIT)) >= 1) {
         if (buf[0] == 1)
             e->subscribers++;
         else if (buf[0] == 0 && e->subscribers > 0)
             e->subscribers--;
+        joined |= buf[0] == 1;
         log_msg(LL_DEBUG, "coordinator", "event stream: %d subscriber(s)", e->subscribers);
     }
+    if (joined)
+        s_greet(e);
 }
 
 /* Whether an event may be built now: someone listens and the second's
