@@ -51,6 +51,8 @@ static const flag_t s_flags[] = {
     { "http-follow-max", M_CO, T_DUR, O(http_follow_max_ms), "1h", "longest live log follow (SSE); each holds an HTTP thread" },
     { "tls-cert", M_CO, T_STR, O(tls_cert), NULL, "PEM certificate (chain after it): the HTTP port then speaks HTTPS only" },
     { "tls-key", M_CO, T_STR, O(tls_key), NULL, "PEM private key of --tls-cert" },
+    { "session-lifetime", M_CO, T_DUR, O(session_lifetime_ms), "12h", "a UI login ends this long after it began (sessions outlive restarts)" },
+    { "session-idle", M_CO, T_DUR, O(session_idle_ms), "1h", "a UI login unused this long ends" },
     { "http-worker-timeout", M_CO, T_DUR, O(http_worker_timeout_ms), "60s", "an HTTP-only worker silent this long goes offline; its jobs are requeued" },
     { "queue-limit", M_CO, T_UINT, O(queue_limit), "1000000", "queued jobs at most; more are refused (HTTP 429)" },
     { "keep-finished", M_CO, T_UINT, O(keep_finished), "10000", "finished jobs also cached in memory" },
@@ -349,6 +351,9 @@ static int s_check(const config_t *cfg, char *err, size_t errlen)
         snprintf(err, errlen, "--http-threads: at least 4");
     else if (cfg->mode == MODE_COORDINATOR && cfg->http_worker_timeout_ms < 100)
         snprintf(err, errlen, "--http-worker-timeout: at least 100ms");
+    else if (cfg->mode == MODE_COORDINATOR &&
+             (cfg->session_lifetime_ms < 1000 || cfg->session_idle_ms < 1000))
+        snprintf(err, errlen, "--session-lifetime and --session-idle: at least 1s");
     else if (cfg->mode == MODE_COORDINATOR && strcmp(cfg->durability, "sync") != 0 &&
              strcmp(cfg->durability, "none") != 0)
         snprintf(err, errlen, "--durability: bad value '%.40s' (expected sync or none)", cfg->durability);

@@ -37,6 +37,7 @@ typedef struct {
     uint32_t http_threads, queue_limit;
     uint32_t http_follow_max_ms;
     uint32_t http_worker_timeout_ms;
+    uint32_t session_lifetime_ms, session_idle_ms;
     /* keys */
     const char *scope;
     /* passwd */

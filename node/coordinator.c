@@ -123,6 +123,8 @@ static int s_start_web(coord_t *c)
         .events_endpoint = COORD_EVENTS_ENDPOINT,
         .auth = c->auth, .cluster_id = store_cluster_id(c->store), .version = POPEBOT_VERSION,
         .timeout_ms = 10000, .follow_max_ms = c->opts->http_follow_max_ms,
+        .session_lifetime_ms = c->opts->session_lifetime_ms,
+        .session_idle_ms = c->opts->session_idle_ms,
         .tls_pem = c->opts->tls_cert ? pem : NULL,
     };
     if (!(c->web = web_start(&w, err, sizeof err))) {

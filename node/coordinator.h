@@ -36,6 +36,8 @@ typedef struct {
     uint32_t http_follow_max_ms; /* longest live log follow */
     uint32_t queue_limit;      /* queued jobs at most; more are refused */
     uint32_t http_worker_timeout_ms; /* an HTTP worker silent this long goes offline */
+    uint32_t session_lifetime_ms; /* a UI session's absolute lifetime */
+    uint32_t session_idle_ms;  /* a UI session unused this long ends */
     const char *tls_cert, *tls_key; /* HTTPS: PEM files, or NULL for plain HTTP */
 } coord_opts_t;
 

@@ -62,6 +62,7 @@ static int s_coordinator(const config_t *cfg, int sigfd)
         .http_max_body = cfg->http_max_body, .http_threads = cfg->http_threads,
         .queue_limit = cfg->queue_limit, .http_follow_max_ms = cfg->http_follow_max_ms,
         .http_worker_timeout_ms = cfg->http_worker_timeout_ms,
+        .session_lifetime_ms = cfg->session_lifetime_ms, .session_idle_ms = cfg->session_idle_ms,
         .tls_cert = cfg->tls_cert, .tls_key = cfg->tls_key, .insecure = cfg->insecure,
     };
     return coordinator_run(&o, sigfd);

@@ -3,7 +3,11 @@
     One LMDB environment DIR/auth with the database "keys":
       id (12 hex) -> kind (1) | BLAKE2b-256 of the credential (32) |
                      created ms (8, big-endian) | scopes NUL | name NUL
-    and "users" for UI passwords (store/users.c).
+    and beside it "users" for UI passwords (store/users.c), "tokens",
+    "peers" and "revoked" for CURVE (store/authcurve.c) and "sessions" for
+    UI logins (store/authsess.c). Every one is created on first open, by
+    whichever process opens the environment first, so a data dir made by an
+    older version gains the new ones and its records stay as they were.
     The environment is small (64 MiB of address space) and synced on every
     commit: credentials change rarely and must not come back after a revoke.
 */
@@ -24,6 +28,7 @@
 #define S_HASH 32
 #define S_SECRET 32
 #define S_HEAD (1 + S_HASH + 8)
+#define S_MAX_DBS 16      /* named databases: 6 in use; the limit is per process, not stored */
 
 
 static int s_fail(char *err, size_t errlen, const char *what, int rc)
@@ -42,7 +47,8 @@ static int s_open_db(auth_t *a, char *err, size_t errlen)
         (rc = mdb_dbi_open(txn, "users", MDB_CREATE, &a->users)) == 0 &&
         (rc = mdb_dbi_open(txn, "tokens", MDB_CREATE, &a->tokens)) == 0 &&
         (rc = mdb_dbi_open(txn, "peers", MDB_CREATE, &a->peers)) == 0 &&
-        (rc = mdb_dbi_open(txn, "revoked", MDB_CREATE, &a->revoked)) == 0)
+        (rc = mdb_dbi_open(txn, "revoked", MDB_CREATE, &a->revoked)) == 0 &&
+        (rc = mdb_dbi_open(txn, "sessions", MDB_CREATE, &a->sessions)) == 0)
         rc = mdb_txn_commit(txn);
     else
         mdb_txn_abort(txn);
@@ -64,7 +70,7 @@ auth_t *auth_open(const char *data_dir, char *err, size_t errlen)
     }
     auth_t *a = calloc(1, sizeof *a);
     int rc = a ? mdb_env_create(&a->env) : ENOMEM;
-    if (rc == 0 && ((rc = mdb_env_set_maxdbs(a->env, 8)) != 0 ||
+    if (rc == 0 && ((rc = mdb_env_set_maxdbs(a->env, S_MAX_DBS)) != 0 ||
                     (rc = mdb_env_set_mapsize(a->env, S_MAP_SIZE)) != 0 ||
                     (rc = mdb_env_open(a->env, path, MDB_NOTLS, 0600)) != 0)) {
         mdb_env_close(a->env);

@@ -5,6 +5,10 @@
     must not wait for it. An unknown name is verified against a hash of the
     same parameters made from fixed bytes, which no password matches, so
     both answers cost the same work.
+
+    A record's time is when its password was last set: setting or deleting
+    a password also ends the user's UI sessions, in the same transaction
+    (store/authsess.h), and a session begun before it is refused.
 */
 #include "store/users.h"
 #include "store/auth_int.h"
@@ -59,8 +63,9 @@ static int s_put(auth_t *a, const char *name, const char *hash, char *err, size_
     memcpy(rec + S_HEAD, hash, hl + 1);
     MDB_val k = { strlen(name), (void *) name }, v = { S_HEAD + hl + 1, rec };
     MDB_txn *txn;
-    int rc = mdb_txn_begin(a->env, NULL, 0, &txn);
-    if (rc == 0 && (rc = mdb_put(txn, a->users, &k, &v, 0)) != 0)
+    int ended = 0, rc = mdb_txn_begin(a->env, NULL, 0, &txn);
+    if (rc == 0 && ((rc = mdb_put(txn, a->users, &k, &v, 0)) != 0 ||
+                    (rc = authsess_end_user_txn(txn, a, name, &ended)) != 0))
         mdb_txn_abort(txn);
     else if (rc == 0)
         rc = mdb_txn_commit(txn);
@@ -95,16 +100,36 @@ int users_delete(auth_t *a, const char *name, char *err, size_t errlen)
         return 0;
     MDB_val k = { strlen(name), (void *) name };
     MDB_txn *txn;
-    int rc = mdb_txn_begin(a->env, NULL, 0, &txn);
+    int ended = 0, rc = mdb_txn_begin(a->env, NULL, 0, &txn);
     if (rc != 0)
         return s_fail(err, errlen, "deleting a user", rc);
     rc = mdb_del(txn, a->users, &k, NULL);
+    if (rc == 0)
+        rc = authsess_end_user_txn(txn, a, name, &ended);
     if (rc != 0) {
         mdb_txn_abort(txn);
         return rc == MDB_NOTFOUND ? 0 : s_fail(err, errlen, "deleting a user", rc);
     }
     rc = mdb_txn_commit(txn);
     return rc ? s_fail(err, errlen, "deleting a user", rc) : 1;
+}
+
+int users_set_ms_txn(MDB_txn *txn, auth_t *a, const char *name, int64_t *out)
+{
+    if (!users_name_valid(name))
+        return MDB_NOTFOUND;
+    MDB_val k = { strlen(name), (void *) name }, v;
+    int rc = mdb_get(txn, a->users, &k, &v);
+    if (rc != 0)
+        return rc;
+    const uint8_t *p = v.mv_data;
+    if (v.mv_size <= S_HEAD || p[0] != S_VERSION)
+        return MDB_NOTFOUND;             /* not a user this version can log in */
+    uint64_t ms = 0;
+    for (int i = 0; i < 8; i++)
+        ms = ms << 8 | p[1 + i];
+    *out = (int64_t) ms;
+    return 0;
 }
 
 /* name's stored hash into out: 1 found, 0 not, -1 error. */

@@ -4,9 +4,11 @@
     their own database "users", so `popebot-node passwd` can set or delete a
     password beside a running coordinator and the next login sees it.
 
-    A record is: version (1) | created ms (8, big-endian) | the
-    crypto_pwhash_str text (argon2id, interactive limits) NUL. The password
-    itself is never stored, returned or put in an error message.
+    A record is: version (1) | when the password was set, ms (8,
+    big-endian) | the crypto_pwhash_str text (argon2id, interactive limits)
+    NUL. The password itself is never stored, returned or put in an error
+    message. Setting or deleting a password ends every UI session of the
+    user (store/authsess.h), in the same transaction.
 
     Rules: names are 1-64 bytes of [A-Za-z0-9._@-]; passwords are 12-1024
     bytes (the cap bounds what one login may make the server hash);

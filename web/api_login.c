@@ -13,6 +13,9 @@
     request came over TLS, and lives as long as the session's absolute
     lifetime. A state change made with the cookie must carry the session's
     CSRF token in X-CSRF-Token (compared in constant time), else 403 csrf.
+    Sessions are kept in the credentials store (web/sessions.h), so they
+    outlive a restart; when that store cannot be read or written the answer
+    is 503 unavailable, never a session taken on trust.
 
     Rules: no password, session id or CSRF token is ever logged or put in
     an error message; the password is wiped from memory after use.
@@ -41,10 +44,26 @@ static void s_set_cookie(web_req_t *r, const char *id, long long max_age)
                "SameSite=Strict%s", id, max_age, r->ri->is_ssl ? "; Secure" : "");
 }
 
+static void s_unavailable(web_req_t *r, const char *err)
+{
+    log_msg(LL_WARN, "http", "%s", err);       /* a store error names no secret */
+    web_error(r, 503, "unavailable", "sessions cannot be checked now; try again");
+}
+
 static bool s_changes_state(const web_req_t *r)
 {
     const char *m = r->ri->request_method;
     return strcmp(m, "GET") != 0 && strcmp(m, "HEAD") != 0 && strcmp(m, "OPTIONS") != 0;
+}
+
+/* The live session id names into s: 1, 0 none, -1 after answering 503. */
+static int s_find(web_req_t *r, const char *id, session_t *s)
+{
+    char err[256];
+    int rc = sessions_find(r->web->sessions, id, clock_wall_ms(), s, err, sizeof err);
+    if (rc < 0)
+        s_unavailable(r, err);
+    return rc;
 }
 
 /* Authenticate r as the admin-scoped user of session s. */
@@ -65,8 +84,10 @@ int web_session_auth(web_req_t *r)
     int n = c ? mg_get_cookie(c, WEB_COOKIE, id, sizeof id) : -1;
     if (n == -1)
         return 0;                            /* no session cookie at all */
-    bool ok = n == SESSION_TEXT && sessions_find(r->web->sessions, id, clock_mono_ms(), &s);
+    int ok = n == SESSION_TEXT ? s_find(r, id, &s) : 0;
     sodium_memzero(id, sizeof id);
+    if (ok < 0)
+        return -1;
     if (!ok) {
         web_error(r, 401, "unauthorized", "the session has ended or is not valid; log in again");
         return -1;
@@ -119,21 +140,33 @@ static void s_failed(web_req_t *r, const char *user, int64_t now)
     web_error(r, 401, "unauthorized", "wrong user or password");
 }
 
-static void s_succeeded(web_req_t *r, const char *user, int64_t now)
+/* The password was right: start the session the login began at began
+   (wall ms). Its user may have been deleted, or its password changed,
+   while the password was checked: then it is a failed login. */
+static void s_succeeded(web_req_t *r, const char *user, int64_t began, int64_t now)
 {
-    char id[SESSION_TEXT + 1];
+    char id[SESSION_TEXT + 1], err[256];
     session_t s;
+    int rc = sessions_start(r->web->sessions, user, began, id, &s, err, sizeof err);
+    if (rc <= 0) {
+        if (rc < 0)
+            s_unavailable(r, err);
+        else
+            s_failed(r, user, now);
+        return;
+    }
     throttle_clear(r->web->fail_user, user);
-    sessions_start(r->web->sessions, user, now, id, &s);
-    s_set_cookie(r, id, SESSION_LIFETIME_MS / 1000);
+    s_set_cookie(r, id, (long long) ((s.expires_ms - began) / 1000));
     sodium_memzero(id, sizeof id);
     log_msg(LL_INFO, "http", "user %s logged in from %s", user, r->ri->remote_addr);
     web_json(r, 200, json_pack("{s:s,s:s}", "user", s.user, "csrf_token", s.csrf));
     sodium_memzero(&s, sizeof s);
 }
 
-/* Check the password (at most WEB_HASHING at once) and answer. */
-static void s_verify(web_req_t *r, const char *user, const char *pw, size_t len, int64_t now)
+/* Check the password (at most WEB_HASHING at once) and answer; now is
+   monotonic (the throttle's clock), began the wall time the login began. */
+static void s_verify(web_req_t *r, const char *user, const char *pw, size_t len, int64_t now,
+                     int64_t began)
 {
     char err[256];
     if (atomic_fetch_add(&r->web->hashing, 1) >= WEB_HASHING) {
@@ -148,7 +181,7 @@ static void s_verify(web_req_t *r, const char *user, const char *pw, size_t len,
         log_msg(LL_WARN, "http", "%s", err);
         web_error(r, 503, "unavailable", "logins cannot be checked now");
     } else if (ok) {
-        s_succeeded(r, user, now);
+        s_succeeded(r, user, began, now);
     } else {
         s_failed(r, user, now);
     }
@@ -161,9 +194,9 @@ void web_login(web_req_t *r)
     if (!body)
         return;
     if (s_login_fields(r, body, &user, &pw)) {
-        int64_t now = clock_mono_ms();
+        int64_t now = clock_mono_ms(), began = clock_wall_ms();
         if (s_not_throttled(r, user, now))
-            s_verify(r, user, json_string_value(pw), json_string_length(pw), now);
+            s_verify(r, user, json_string_value(pw), json_string_length(pw), now, began);
         sodium_memzero((char *) json_string_value(pw), json_string_length(pw));
     }
     sodium_memzero(r->body, r->body_len);
@@ -172,20 +205,32 @@ void web_login(web_req_t *r)
 
 /* ---- POST /api/logout, GET /api/session ---------------------------------- */
 
+/* End the live session s that id names, for a logout that carries its
+   CSRF token: true, or false after answering 403 or 503. */
+static bool s_end(web_req_t *r, const char *id, const session_t *s)
+{
+    char err[256];
+    if (!sessions_csrf_ok(s, mg_get_header(r->conn, "X-CSRF-Token"))) {
+        web_error(r, 403, "csrf", "logout needs the session's X-CSRF-Token header");
+        return false;
+    }
+    if (sessions_end(r->web->sessions, id, err, sizeof err) < 0) {
+        s_unavailable(r, err);
+        return false;
+    }
+    log_msg(LL_INFO, "http", "user %s logged out", s->user);
+    return true;
+}
+
 void web_logout(web_req_t *r)
 {
     char id[SESSION_TEXT + 1];
     session_t s;
-    if (s_cookie(r, id) && sessions_find(r->web->sessions, id, clock_mono_ms(), &s)) {
-        if (!sessions_csrf_ok(&s, mg_get_header(r->conn, "X-CSRF-Token"))) {
-            sodium_memzero(id, sizeof id);
-            web_error(r, 403, "csrf", "logout needs the session's X-CSRF-Token header");
-            return;
-        }
-        sessions_end(r->web->sessions, id);
-        log_msg(LL_INFO, "http", "user %s logged out", s.user);
-    }
+    int found = s_cookie(r, id) ? s_find(r, id, &s) : 0;
+    bool ok = found == 0 || (found == 1 && s_end(r, id, &s));
     sodium_memzero(id, sizeof id);
+    if (!ok)
+        return;                              /* answered */
     s_set_cookie(r, "", 0);                  /* the browser forgets it either way */
     web_send(r, 204, "application/json", NULL, 0);
 }
@@ -194,13 +239,15 @@ void web_session_get(web_req_t *r)
 {
     char id[SESSION_TEXT + 1];
     session_t s;
-    bool ok = s_cookie(r, id) && sessions_find(r->web->sessions, id, clock_mono_ms(), &s);
+    int ok = s_cookie(r, id) ? s_find(r, id, &s) : 0;
     sodium_memzero(id, sizeof id);
+    if (ok < 0)
+        return;
     if (!ok) {
         web_error(r, 401, "unauthorized", "not logged in (POST /api/login)");
         return;
     }
-    int64_t left = s.expires_ms - clock_mono_ms();
+    int64_t left = s.expires_ms - clock_wall_ms();
     web_json(r, 200, json_pack("{s:s,s:s,s:I}", "user", s.user, "csrf_token", s.csrf,
                                "expires_in_s", (json_int_t) (left / 1000)));
 }

@@ -7,6 +7,7 @@
     One handler takes every path: web/routes.c routes it.
 */
 #include "web/web_int.h"
+#include "mesh/clock.h"
 #include "node/log.h"
 #include "web/tls.h"
 
@@ -18,7 +19,7 @@
 #include <unistd.h>
 
 #define WEB_THREAD_NICE 10   /* HTTP threads yield to the mesh loop */
-#define WEB_SESSIONS 256     /* UI sessions at once (the least recently used goes) */
+#define WEB_SESSIONS 256     /* live UI sessions at most (the least recently used goes) */
 #define WEB_THROTTLE_SLOTS 1024  /* failed-login counters, per table */
 #define WEB_LOGIN_FAILS 5    /* failed logins per address or user per window ... */
 #define WEB_LOGIN_WINDOW_MS 60000  /* ... of a minute; then 429 until it ends */
@@ -72,6 +73,18 @@ static int s_handle(struct mg_connection *conn, void *cbdata)
     return r.status ? r.status : 500;
 }
 
+/* Delete the UI sessions that ended while the coordinator was down; a
+   failure only leaves them to the next login's sweep. */
+static void s_sweep(web_t *w)
+{
+    char err[256];
+    int n = sessions_sweep(w->sessions, clock_wall_ms(), err, sizeof err);
+    if (n < 0)
+        log_msg(LL_WARN, "http", "%s", err);
+    else if (n > 0)
+        log_msg(LL_DEBUG, "http", "%d ended UI sessions deleted", n);
+}
+
 /* Free w and what it owns (after its threads stopped, or before any ran). */
 static void s_free(web_t *w)
 {
@@ -118,7 +131,8 @@ web_t *web_start(const web_opts_t *opts, char *err, size_t errlen)
         s_free(w);
         return NULL;
     }
-    w->sessions = sessions_new(WEB_SESSIONS, SESSION_LIFETIME_MS, SESSION_IDLE_MS);
+    w->sessions = sessions_new(opts->auth, WEB_SESSIONS, opts->session_lifetime_ms,
+                               opts->session_idle_ms);
     w->fail_addr = throttle_new(WEB_THROTTLE_SLOTS, WEB_LOGIN_FAILS, WEB_LOGIN_WINDOW_MS);
     w->fail_user = throttle_new(WEB_THROTTLE_SLOTS, WEB_LOGIN_FAILS, WEB_LOGIN_WINDOW_MS);
     if (!w->sessions || !w->fail_addr || !w->fail_user) {
@@ -126,6 +140,7 @@ web_t *web_start(const web_opts_t *opts, char *err, size_t errlen)
         s_free(w);
         return NULL;
     }
+    s_sweep(w);
     mg_init_library(0);
     w->ctx = mg_start(&cb, w, options);
     if (!w->ctx) {

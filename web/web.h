@@ -33,6 +33,8 @@ typedef struct {
     const char *version;
     uint32_t timeout_ms;       /* how long a request waits for the loop */
     uint32_t follow_max_ms;    /* longest live log follow (SSE) */
+    uint32_t session_lifetime_ms; /* a UI session's absolute lifetime */
+    uint32_t session_idle_ms;  /* a UI session unused this long ends */
     const char *tls_pem;       /* PEM with the private key and certificate chain:
                                   HTTPS only on the port; NULL = plain HTTP */
 } web_opts_t;

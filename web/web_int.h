@@ -31,7 +31,7 @@ struct web {
     atomic_int follows;                /* live log follows holding a thread now */
     atomic_int polls;                  /* worker long polls holding a thread now */
     atomic_int stopping;               /* web_stop began: loop calls and long responses end */
-    sessions_t *sessions;              /* UI logins (web/sessions.h), owned */
+    sessions_t *sessions;              /* UI logins (web/sessions.h, kept in opts.auth), owned */
     throttle_t *fail_addr;             /* failed logins by client address, owned */
     throttle_t *fail_user;             /* failed logins by user name, owned */
     atomic_int hashing;                /* password verifications running now */

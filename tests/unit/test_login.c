@@ -1,7 +1,7 @@
 /*  tests/unit/test_login.c — the pieces of UI logins that need no server:
-    the failed-login throttle (web/throttle.h), the session table
-    (web/sessions.h) and the users store with its decoy hash
-    (store/users.h). Times are passed in, so nothing here sleeps.
+    the failed-login throttle (web/throttle.h) and the users store with its
+    decoy hash (store/users.h). Sessions are in test_sessions.c. Times are
+    passed in, so nothing here sleeps.
 */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -14,7 +14,6 @@
 #include <string.h>
 
 #include "store/users.h"
-#include "web/sessions.h"
 #include "web/throttle.h"
 
 static void test_throttle_window(void **state)
@@ -55,49 +54,6 @@ static void test_throttle_is_bounded(void **state)
     throttle_fail(t, longkey, 40);             /* cut to THROTTLE_KEY_MAX, still counted */
     assert_true(throttle_wait(t, longkey, 40) > 0);
     throttle_destroy(&t);
-}
-
-static void test_sessions_life(void **state)
-{
-    (void) state;
-    sessions_t *ss = sessions_new(2, 10000, 1000);
-    char id[SESSION_TEXT + 1], id2[SESSION_TEXT + 1], id3[SESSION_TEXT + 1];
-    session_t s, got;
-    sessions_start(ss, "alice", 0, id, &s);
-    assert_int_equal(strlen(id), SESSION_TEXT);
-    assert_int_equal(strlen(s.csrf), SESSION_TEXT);
-    assert_string_equal(s.user, "alice");
-    assert_int_equal(sessions_find(ss, id, 500, &got), 1);
-    assert_string_equal(got.csrf, s.csrf);
-    assert_true(sessions_csrf_ok(&got, s.csrf));
-    assert_false(sessions_csrf_ok(&got, NULL));
-    assert_false(sessions_csrf_ok(&got, id));
-    assert_int_equal(sessions_find(ss, id, 1400, &got), 1);  /* idle clock restarted at 500 */
-    assert_int_equal(sessions_find(ss, id, 2500, &got), 0);  /* idle too long */
-    assert_int_equal(sessions_find(ss, "not-an-id", 0, &got), 0);
-    sessions_start(ss, "bob", 3000, id2, &s);
-    for (int64_t t = 3500; t < 10000 + 3000; t += 500)
-        assert_int_equal(sessions_find(ss, id2, t, &got), 1);
-    assert_int_equal(sessions_find(ss, id2, 13000, &got), 0); /* its lifetime is over */
-    sessions_start(ss, "carol", 20000, id, &s);
-    sessions_start(ss, "dave", 20100, id2, &s);
-    assert_int_equal(sessions_find(ss, id, 20200, &got), 1);
-    sessions_start(ss, "erin", 20300, id3, &s);              /* full: dave, least recent, goes */
-    assert_int_equal(sessions_find(ss, id2, 20400, &got), 0);
-    assert_int_equal(sessions_find(ss, id, 20400, &got), 1);
-    assert_int_equal(sessions_end(ss, id), 1);
-    assert_int_equal(sessions_end(ss, id), 0);
-    assert_int_equal(sessions_find(ss, id, 20500, &got), 0);
-    /* full of others': a user logging in again and again displaces only
-       their own sessions after the first */
-    sessions_start(ss, "frank", 20600, id, &s);             /* table: erin, frank */
-    char id4[SESSION_TEXT + 1];
-    sessions_start(ss, "frank", 20700, id4, &s);            /* frank's own goes, not erin */
-    assert_int_equal(sessions_find(ss, id3, 20800, &got), 1);
-    assert_int_equal(sessions_find(ss, id, 20800, &got), 0);
-    assert_int_equal(sessions_find(ss, id4, 20800, &got), 1);
-    sessions_destroy(&ss);
-    assert_null(ss);
 }
 
 static void test_users_store(void **state)
@@ -144,7 +100,6 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_throttle_window),
         cmocka_unit_test(test_throttle_is_bounded),
-        cmocka_unit_test(test_sessions_life),
         cmocka_unit_test(test_users_store),
         cmocka_unit_test(test_decoy_costs_like_a_real_hash),
     };
