@@ -95,14 +95,19 @@ window.addEventListener('popebot:login', (ev) => {
   navigate(safeNext(d.next), { replace: true });
 });
 
+// Leave the page first (its cleanup stops its timers and refetches, and the
+// event stream closes), then end the session on the server: nothing of the
+// old page asks the API after its session is gone.
 async function logout() {
+  stopEvents();
+  session.user = null;                 // so the router's guard lets /login through
+  navigate('/login', { replace: true });
   try {
     await api('POST', '/api/logout');
   } catch (e) {
     if (e.status !== 401) toast('Logout: ' + e.message, 'error');
   }
   endSession();
-  navigate('/login', { replace: true });
 }
 
 async function boot() {
