@@ -10,7 +10,7 @@ import path from 'node:path';
 import { useWeb, visible, expectText, eventually, shownText } from './harness.js';
 
 const ROLE = 'colors';
-const web = useWeb('roles', { workers: [{ name: 'w1', roles: `echo,sleep,${ROLE}`, slots: 2 }] });
+const web = useWeb('roles', { workers: [{ name: 'w1', roles: `echo,sleep,${ROLE}`, slots: 2, labels: 'zone=a' }] });
 
 /** The shell line: green ticks until STOP exists (at most ~60 s), then the payload and a last line. */
 function command(stop) {
@@ -41,6 +41,7 @@ web.test('create a role in the editor; Run now streams its coloured log to the e
   await form.getByLabel('Command', { exact: true }).fill(command(stop));
   await form.getByLabel('Shell', { exact: true }).check();
   await form.getByLabel('Environment', { exact: true }).fill('GREETING=hello from env');
+  await form.getByLabel('Labels', { exact: true }).fill('zone=a');   // only w1 carries it
   await ui.shot('role-editor');
   await form.getByRole('button', { name: 'Save', exact: true }).click();
 
@@ -52,6 +53,7 @@ web.test('create a role in the editor; Run now streams its coloured log to the e
   assert.equal(role.shell, true);
   assert.equal(typeof role.command === 'string' ? role.command : role.command[0], command(stop));
   assert.deepEqual(role.env, { GREETING: 'hello from env' });
+  assert.deepEqual(role.where, { zone: 'a' });
   if (!(await table.isVisible())) await page.getByRole('link', { name: 'Roles', exact: true }).click();
   const row = await visible(table.getByRole('row').filter({ hasText: ROLE }));
   await ui.shot('roles-with-new-role');

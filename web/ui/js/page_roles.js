@@ -108,14 +108,6 @@ function parseKv(text, what, splitter) {
   return out;
 }
 
-// The role field holding a label constraint, when this coordinator has one.
-function labelField(roles) {
-  for (const k of ['labels', 'where']) {
-    if (roles.some((r) => r && r[k] && typeof r[k] === 'object' && !Array.isArray(r[k]))) return k;
-  }
-  return null;
-}
-
 // ---- the page ------------------------------------------------------------------
 
 export function register(route) {
@@ -265,7 +257,6 @@ async function renderRoles(view, selected) {
   // The editor: a new role when role is null, else that role (read-only when built in).
   function editorForm(role) {
     const ro = !!(role && role.builtin);
-    const lf = labelField(roles);
     const seq = Math.random().toString(36).slice(2, 8);
     const id = (n) => `role-${n}-${seq}`;
     const hint = (n, text) => h('small', { id: id(n) + '-hint', class: 'hint', text });
@@ -331,8 +322,8 @@ async function renderRoles(view, selected) {
         class: 'mono',
         autocomplete: 'off',
         spellcheck: 'false',
-        value: lf ? kvText(r[lf], ', ') : '',
-        disabled: ro || !lf,
+        value: kvText(r.where, ', '),
+        disabled: ro,
         'aria-describedby': id('labels') + '-hint',
       }),
       permissions: h('input', {
@@ -387,9 +378,7 @@ async function renderRoles(view, selected) {
           'labels',
           'Labels',
           f.labels,
-          lf
-            ? 'Only workers with all these labels run it: key=value, comma-separated.'
-            : 'This coordinator has no label constraint on roles; give jobs a "where" when submitting them.',
+          'Only workers with all these labels run it: key=value, comma-separated.',
           'wide'
         ),
         field(
@@ -457,7 +446,7 @@ async function renderRoles(view, selected) {
         throw new Error(e.message);
       }
       out.enabled = f.enabled.checked;
-      if (lf) out[lf] = parseKv(f.labels.value, 'Labels', ',');
+      out.where = parseKv(f.labels.value, 'Labels', ',');
       out.permissions = f.permissions.value
         .split(',')
         .map((p) => p.trim())
