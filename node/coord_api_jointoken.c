@@ -41,16 +41,22 @@ static bool s_int(coord_t *c, const rid_t *rid, uint64_t req_id, json_t *body, c
     return true;
 }
 
+/* A host name, an IPv4 address, or an IPv6 address in brackets. */
 static bool s_host_ok(const char *h)
 {
     size_t n = strlen(h);
-    return n > 0 && n <= 200 &&
-           strspn(h, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-:[]") == n;
+    if (n == 0 || n > 200)
+        return false;
+    if (h[0] == '[')
+        return n > 2 && h[n - 1] == ']' &&
+               strspn(h + 1, "0123456789abcdefABCDEF:.") == n - 2;
+    return strspn(h, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-") == n;
 }
 
 /* The endpoint a worker dials: --bind, with host standing in for a
-   wildcard address. */
-static void s_endpoint(const coord_t *c, const char *host, char *out, size_t len)
+   wildcard address; false when the bind is a wildcard and host is no
+   usable name. */
+static bool s_endpoint(const coord_t *c, const char *host, char *out, size_t len)
 {
     const char *bind = c->opts->bind;
     const char *addr = strstr(bind, "://");
@@ -59,10 +65,13 @@ static void s_endpoint(const coord_t *c, const char *host, char *out, size_t len
     size_t alen = port && port > addr ? (size_t) (port - addr) : 0;
     bool wild = (alen == 1 && addr[0] == '*') || (alen == 7 && !memcmp(addr, "0.0.0.0", 7)) ||
                 (alen == 4 && !memcmp(addr, "[::]", 4));
-    if (wild && host && s_host_ok(host))
+    if (wild && !(host && s_host_ok(host)))
+        return false;
+    if (wild)
         snprintf(out, len, "tcp://%s%s", host, port);
     else
         snprintf(out, len, "%s", bind);
+    return true;
 }
 
 static bool s_known(coord_t *c, const rid_t *rid, uint64_t req_id, json_t *body)
@@ -92,7 +101,13 @@ void coord_api_jointoken_create(coord_t *c, const rid_t *rid, uint64_t req_id, j
         !s_int(c, rid, req_id, body, "ttl_s", 60, TTL_MAX_S, &ttl) ||
         !s_int(c, rid, req_id, body, "uses", 0, USES_MAX, &uses))
         return;
-    s_endpoint(c, json_string_value(json_object_get(body, "host")), endpoint, sizeof endpoint);
+    if (!s_endpoint(c, json_string_value(json_object_get(body, "host")), endpoint,
+                    sizeof endpoint)) {
+        coord_api_error(c, rid, req_id, "invalid", "--bind %.100s listens on every interface and "
+                        "the request's Host header names no usable host to put in the token; "
+                        "use `join-token --coordinator=EP`", c->opts->bind);
+        return;
+    }
     if (jointoken_issue(c->auth, c->server_pub, endpoint, (int64_t) ttl * 1000, (uint32_t) uses,
                         &rec, text, err, sizeof err) != 0) {
         log_msg(LL_WARN, "coordinator", "join token: %s", err);

@@ -179,8 +179,13 @@ static void s_send(coord_events_t *e, const char *msg)
 {
     size_t nl = strlen(msg);
     const char *json = msg + nl + 1;
-    if (zmq_send(e->xpub, msg, nl, ZMQ_SNDMORE | ZMQ_DONTWAIT) >= 0)
-        zmq_send(e->xpub, json, strlen(json), ZMQ_DONTWAIT);
+    uint8_t seq[8];
+    e->seq++;
+    for (int i = 0; i < 8; i++)
+        seq[i] = (uint8_t) (e->seq >> (8 * i));
+    if (zmq_send(e->xpub, msg, nl, ZMQ_SNDMORE | ZMQ_DONTWAIT) >= 0 &&
+        zmq_send(e->xpub, json, strlen(json), ZMQ_SNDMORE | ZMQ_DONTWAIT) >= 0)
+        zmq_send(e->xpub, seq, sizeof seq, ZMQ_DONTWAIT);
 }
 
 void coord_events_flush(coord_t *c)

@@ -7,8 +7,11 @@
     a stats sample (workers, slots, queue, throughput), keeps the last
     COORD_STATS_KEEP of them for GET /api/stats and publishes it.
 
-    Each message is two frames: the event's name ("job", "progress",
-    "worker", "role", "stats", "overflow") and its JSON object (docs/openapi.yaml, /api/events).
+    Each message is three frames: the event's name ("job", "progress",
+    "worker", "role", "stats", "overflow"), its JSON object
+    (docs/openapi.yaml, /api/events) and a sequence number (8 bytes, little
+    endian) one higher than the last message's, so a subscriber that lost
+    messages to a full queue can tell, and say so.
     Rules: nothing is built while no one subscribes (the XPUB reports each
     subscription and its end); at most COORD_EVENTS_PER_S events leave per
     second — past that they are counted and one "overflow" says how many
@@ -44,6 +47,7 @@ typedef struct {
     size_t npending, cap;
     uint32_t sent_this_s;             /* events queued in the current second */
     uint64_t dropped;                 /* events dropped over the rate, not yet reported */
+    uint64_t seq;                     /* sequence number of the last message sent */
     coord_sample_t ring[COORD_STATS_KEEP]; /* samples, oldest at head once full */
     size_t head, nsamples;
     int64_t last_tick;                /* monotonic ms of the last sample */

@@ -12,7 +12,8 @@
     Rules: pages are ordered by job id, which grows with creation time, so
     a cursor "ids below X" sees each job at most once however many new jobs
     arrive between pages; a page says whether more matches follow, and a
-    store walk stops after COORD_SCAN_MAX records and says so.
+    store walk — or a search (q) of the jobs in memory — stops after
+    COORD_SCAN_MAX jobs and says so (truncated, with a cursor to go on).
 */
 #include "node/coord_int.h"
 #include "mesh/objenc.h"
@@ -64,17 +65,32 @@ static void s_select(job_t **sel, size_t *n, size_t cap, job_t *job)
 static size_t s_memory_jobs(coord_t *c, const coord_filter_t *f, pb_buf_t *out,
                             coord_page_t *page)
 {
-    size_t cap = f->limit + 1, found = 0;
+    size_t cap = f->limit + 1, found = 0, scanned = 0;
+    uint64_t lowest = 0;
+    bool cut = false;
     job_t **sel = calloc(cap, sizeof *sel);
-    for (job_t *j = jobtab_newest(c->jobs); sel && j; j = jobtab_older(c->jobs))
-        if (s_in_range(f, j) && coord_job_matches(f, j))
+    for (job_t *j = jobtab_newest(c->jobs); sel && j; j = jobtab_older(c->jobs)) {
+        if (f->text && scanned == COORD_SCAN_MAX) {   /* a search reads text: bound it */
+            cut = true;
+            break;
+        }
+        if (!s_in_range(f, j))
+            continue;
+        scanned++;
+        lowest = !lowest || j->id < lowest ? j->id : lowest;
+        if (coord_job_matches(f, j))
             s_select(sel, &found, cap, j);
+    }
     coord_page_t pg = { 0 };
     for (; pg.n < found && pg.n < f->limit; pg.n++) {
         objenc_job(out, sel[pg.n], NULL, 0);
         pg.last_id = pg.scanned_id = sel[pg.n]->id;
     }
     pg.more = found > pg.n;
+    if (cut && !pg.more) {            /* the next page goes on below what was read */
+        pg.truncated = true;
+        pg.scanned_id = lowest;
+    }
     free(sel);
     if (page)
         *page = pg;

@@ -7,14 +7,17 @@
     published: job, worker, role, stats, overflow. It first waits (at most
     HELLO_WAIT_MS) until its subscription carries a message — a stats
     sample arrives every second — and then sends "hello": whatever the page
-    fetches after hello, no later change is missed. Each turn forwards at
-    most EVENTS_BATCH events; past that it drops job events and says so
-    with one "overflow" (the page then refetches its lists).
+    fetches after hello, no later change is missed. Each time it wakes it
+    forwards at most EVENTS_BATCH job events; past that it drops job events
+    and says so with one "overflow" (the page then refetches its lists), as
+    it does when the sequence numbers show messages lost because this client
+    read too slowly and the queues filled.
 
     Rules: a stream holds a civetweb thread, so streams share the quarter
     of --http-threads that log follows use (503 busy beyond); every wait is
-    bounded; it ends when the client leaves, after --http-follow-max (the
-    browser reconnects), or when the server stops.
+    bounded; it ends when the client leaves, when its credential ends
+    (logout, a new password, a revoked key: web/sse.h), after
+    --http-follow-max (the browser reconnects), or when the server stops.
 */
 #include "web/web_int.h"
 #include "web/sse.h"
@@ -32,7 +35,8 @@
 typedef struct {
     sse_t sse;
     void *sub;
-    uint64_t dropped;                  /* job events dropped since the last overflow */
+    uint64_t dropped;                  /* events dropped since the last overflow */
+    uint64_t last_seq;                 /* sequence number of the last message read */
 } s_stream_t;
 
 static void *s_subscribe(web_req_t *r)
@@ -51,9 +55,17 @@ static void *s_subscribe(web_req_t *r)
     return sub;
 }
 
-/* Receive one event (name, JSON text) without waiting: 1, or 0 when none.
-   The caller frees *json. */
-static int s_recv(void *sub, char name[EVENT_NAME_MAX], char **json)
+static bool s_more(void *sub)
+{
+    int more = 0;
+    size_t len = sizeof more;
+    return zmq_getsockopt(sub, ZMQ_RCVMORE, &more, &len) == 0 && more;
+}
+
+/* One event without waiting: 1 with its name, its JSON text (*json, the
+   caller frees it) and its sequence number (*seq, 0 if it had none), or 0
+   when none is queued. */
+static int s_recv(void *sub, char name[EVENT_NAME_MAX], char **json, uint64_t *seq)
 {
     zmq_msg_t part;
     int n = zmq_recv(sub, name, EVENT_NAME_MAX - 1, ZMQ_DONTWAIT);
@@ -61,21 +73,36 @@ static int s_recv(void *sub, char name[EVENT_NAME_MAX], char **json)
         return 0;
     name[n < EVENT_NAME_MAX - 1 ? n : EVENT_NAME_MAX - 1] = '\0';
     *json = NULL;
-    zmq_msg_init(&part);
-    if (zmq_msg_recv(&part, sub, 0) >= 0 && (*json = malloc(zmq_msg_size(&part) + 1))) {
-        memcpy(*json, zmq_msg_data(&part), zmq_msg_size(&part));
-        (*json)[zmq_msg_size(&part)] = '\0';
+    *seq = 0;
+    for (int i = 0; s_more(sub); i++) {
+        zmq_msg_init(&part);
+        size_t size = zmq_msg_recv(&part, sub, 0) >= 0 ? zmq_msg_size(&part) : 0;
+        const uint8_t *data = zmq_msg_data(&part);
+        if (i == 0 && size && (*json = malloc(size + 1))) {
+            memcpy(*json, data, size);
+            (*json)[size] = '\0';
+        } else if (i == 1 && size == 8) {
+            for (int b = 7; b >= 0; b--)
+                *seq = *seq << 8 | data[b];
+        }
+        zmq_msg_close(&part);
     }
-    zmq_msg_close(&part);
     return 1;
 }
 
-/* Forward what is queued, up to the batch bound for job events. */
+/* Forward what is queued, up to the batch bound for job events; a gap in
+   the sequence (messages lost while this client read too slowly) counts as
+   dropped too. */
 static void s_forward(s_stream_t *s)
 {
     char name[EVENT_NAME_MAX], *json;
+    uint64_t seq;
     int jobs = 0;
-    for (int n = 0; n < 4 * EVENTS_BATCH && s_recv(s->sub, name, &json); n++) {
+    for (int n = 0; n < 4 * EVENTS_BATCH && s_recv(s->sub, name, &json, &seq); n++) {
+        if (seq && s->last_seq && seq > s->last_seq + 1)
+            s->dropped += seq - s->last_seq - 1;
+        if (seq)
+            s->last_seq = seq;
         bool is_job = strcmp(name, "job") == 0;
         if (is_job && jobs >= EVENTS_BATCH)
             s->dropped++;
@@ -105,7 +132,7 @@ static void s_stream(s_stream_t *s, web_req_t *r)
            s_wait(s->sub, 100) == 0)
         ;
     sse_event(&s->sse, "hello", -1, json_pack("{s:I}", "time", (json_int_t) clock_wall_ms()));
-    while (!s->sse.gone && !atomic_load(&r->web->stopping) && clock_mono_ms() < deadline) {
+    while (sse_live(&s->sse) && !atomic_load(&r->web->stopping) && clock_mono_ms() < deadline) {
         if (s_wait(s->sub, EVENTS_POLL_MS) > 0)
             s_forward(s);
         sse_keepalive(&s->sse);

@@ -101,6 +101,18 @@ int web_session_auth(web_req_t *r)
     return 1;
 }
 
+bool web_session_valid(web_req_t *r)
+{
+    const char *c = mg_get_header(r->conn, "Cookie");
+    char id[SESSION_TEXT + 2], err[256];
+    session_t s;
+    int n = c ? mg_get_cookie(c, WEB_COOKIE, id, sizeof id) : -1;
+    bool ok = n == SESSION_TEXT &&
+              sessions_find(r->web->sessions, id, clock_wall_ms(), &s, err, sizeof err) == 1;
+    sodium_memzero(id, sizeof id);
+    return ok;
+}
+
 /* ---- POST /api/login ---------------------------------------------------- */
 
 /* The user and password of the body, or false after answering 422. */

@@ -16,8 +16,9 @@
     thread polls the loop every FOLLOW_POLL_MS from the last offset (at
     once while output is backed up), writes a comment every
     SSE_KEEPALIVE_MS so proxies keep the connection, and stops when a
-    write fails (the client left), after --http-follow-max, or when the
-    server stops: civetweb holds this thread for the stream's life.
+    write fails (the client left), when its credential ends (web/sse.h),
+    after --http-follow-max, or when the server stops: civetweb holds this
+    thread for the stream's life.
 */
 #include "web/web_int.h"
 #include "web/sse.h"
@@ -137,7 +138,7 @@ static void s_follow(web_req_t *r, const char *id, long long offset, json_t *got
     int64_t deadline = clock_mono_ms() + r->web->opts.follow_max_ms;
     char state[32] = "";
     sse_start(&s, r);
-    while (got && !s.gone && !atomic_load(&r->web->stopping)) {
+    while (got && sse_live(&s) && !atomic_load(&r->web->stopping)) {
         json_int_t from = json_integer_value(json_object_get(got, "offset"));
         json_int_t next = json_integer_value(json_object_get(got, "next_offset"));
         json_int_t end = json_integer_value(json_object_get(got, "end"));

@@ -135,6 +135,16 @@ static bool s_authenticate(web_req_t *r)
     return true;
 }
 
+bool web_credential_valid(web_req_t *r)
+{
+    if (r->by_session)
+        return web_session_valid(r);
+    const char *token = s_credential(r);
+    auth_key_t k;
+    char err[200];
+    return token && auth_check(r->web->opts.auth, token, strlen(token), &k, err, sizeof err) == 1;
+}
+
 static bool s_allowed(web_req_t *r, web_need_t need)
 {
     char scope[96];

@@ -12,7 +12,8 @@
 void sse_start(sse_t *s, web_req_t *r)
 {
     s->r = r;
-    s->gone = false;
+    s->gone = s->revoked = false;
+    s->checked = clock_mono_ms();
     web_stream_start(r, 200, "text/event-stream; charset=utf-8");
     sse_write(s, "retry: 1000\n\n", 13);
 }
@@ -49,6 +50,18 @@ void sse_keepalive(sse_t *s)
 {
     if (clock_mono_ms() - s->last_write >= SSE_KEEPALIVE_MS)
         sse_write(s, ": keep-alive\n\n", 14);
+}
+
+bool sse_live(sse_t *s)
+{
+    if (s->gone || s->revoked)
+        return false;
+    int64_t now = clock_mono_ms();
+    if (now - s->checked >= SSE_RECHECK_MS) {
+        s->checked = now;
+        s->revoked = !web_credential_valid(s->r);
+    }
+    return !s->revoked;
 }
 
 void sse_end(sse_t *s)

@@ -125,6 +125,11 @@ pb_msg_t *web_call(web_req_t *r, const pb_buf_t *req, uint64_t req_id);
    0 when it carries no session cookie, -1 after answering (401 for an ended
    session, 403 csrf for a state change without the session's token). */
 int web_session_auth(web_req_t *r);
+/* Whether r's session cookie still names a live session (answers nothing). */
+bool web_session_valid(web_req_t *r);
+/* For a long response (web/sse.c): whether the credential that opened it
+   still holds — a key not revoked, a session not ended. Answers nothing. */
+bool web_credential_valid(web_req_t *r);
 
 /* ---- routes (web/routes.c and the api_*.c files) ---- */
 typedef enum {

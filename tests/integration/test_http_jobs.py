@@ -168,3 +168,19 @@ def test_bad_values_are_422_naming_the_parameter(mesh):
     assert mesh.http("GET", "/api/jobs", key=None).status_code == 401
     assert ids(mesh.http("GET", "/api/jobs")) == [jid]
     assert mesh.coord.alive()
+
+
+def test_a_search_of_queued_jobs_reads_a_bounded_number_per_page(mesh):
+    """q over the jobs in memory reads at most 50,000 per page (the loop
+    must not stall on a huge queue) and hands a cursor to go on."""
+    mesh.start_coordinator(roles=ROLES)
+    needles = [mesh.submit("lonely", {"find": "needle"}) for _ in range(3)]   # the oldest
+    for start in range(0, 50_000, 5_000):
+        got = mesh.client.submit_many([("lonely", '{"n":%d}' % i, 0, {})
+                                       for i in range(start, start + 5_000)])
+        assert all(jid for jid, _ in got)
+    first = mesh.http("GET", "/api/jobs?state=queued&q=needle").json()
+    assert first["truncated"] is True and first["jobs"] == [] and first["next_cursor"]
+    second = mesh.http("GET", f"/api/jobs?state=queued&q=needle&cursor={first['next_cursor']}").json()
+    assert [j["id"] for j in second["jobs"]] == needles[::-1]
+    assert second["truncated"] is False and second["next_cursor"] is None

@@ -138,8 +138,11 @@ def test_streams_share_the_follow_cap(mesh):
         for resp, _ in held:
             resp.close()
     # a closed stream gives its place back (the server notices at its next write)
-    wait_for(lambda: mesh.http("GET", "/api/events", stream=True, timeout=5).status_code == 200,
-             timeout=10, desc="a stream slot to free up")
+    def slot_free():
+        r = mesh.http("GET", "/api/events", stream=True, timeout=5)
+        r.close()
+        return r.status_code == 200
+    wait_for(slot_free, timeout=10, desc="a stream slot to free up")
 
 
 def test_ui_pages_and_files_are_public_with_a_csp(mesh):
@@ -186,3 +189,66 @@ def test_progress_reports_reach_the_stream(mesh):
         assert col.wait("progress", id=jid, done=4)[0] == {"id": jid, "done": 4, "total": 8}
     finally:
         resp.close()
+
+
+def _watch_end(events):
+    """An Event set when the stream ends (the server closes it)."""
+    done = threading.Event()
+
+    def drain():
+        try:
+            while events.next() is not None:
+                pass
+        except (requests.RequestException, AttributeError, OSError):
+            pass
+        done.set()
+    threading.Thread(target=drain, daemon=True).start()
+    return done
+
+
+def test_a_stream_ends_with_its_session_or_key(mesh):
+    """Logout, a new password or a revoked key ends an open stream (and a log
+    follow) within seconds, not at --http-follow-max."""
+    from test_http_session import PASSWORD, login, passwd
+    from conftest import run_cli
+    mesh.start_coordinator(roles=[{"name": "nap", "command": ["sleep", "60"]}])
+    mesh.start_worker("w1", roles="nap")
+    assert passwd(mesh, "alice").rc == 0
+    s, r = login(mesh)
+    assert r.status_code == 200
+    csrf = r.json()["csrf_token"]
+
+    live = s.get(mesh.url + "/api/events", stream=True, timeout=30)
+    assert live.status_code == 200
+    ev = Events(live)
+    assert ev.next()[0] == "hello"
+    jid = mesh.http("POST", "/api/jobs", json_body={"role": "nap"}).json()["id"]
+    follow = s.get(mesh.url + f"/api/jobs/{jid}/logs?follow=true", stream=True, timeout=30)
+    assert follow.status_code == 200
+    ended, follow_ended = _watch_end(ev), _watch_end(Events(follow))
+    assert not ended.wait(2.5) and not follow_ended.is_set()   # they hold while it does
+    assert s.post(mesh.url + "/api/logout", headers={"X-CSRF-Token": csrf},
+                  timeout=10).status_code == 204
+    assert ended.wait(10), "the event stream outlived the logout"
+    assert follow_ended.wait(10), "the log follow outlived the logout"
+
+    # a new password ends the streams of the user's other sessions too
+    s2, _ = login(mesh)
+    live2 = s2.get(mesh.url + "/api/events", stream=True, timeout=30)
+    ev2 = Events(live2)
+    assert ev2.next()[0] == "hello"
+    assert passwd(mesh, "alice", PASSWORD + " again").rc == 0
+    assert _watch_end(ev2).wait(10), "the event stream outlived a new password"
+
+    # and revoking the key that opened a stream ends it
+    made = run_cli(["keys", "create", f"--data-dir={mesh.tmp / 'data'}", "--scope=read",
+                    "--name=watcher"])
+    key = made.out.strip().splitlines()[-1]
+    live3 = requests.get(mesh.url + "/api/events", headers={"x-api-key": key}, stream=True,
+                         timeout=30)
+    ev3 = Events(live3)
+    assert ev3.next()[0] == "hello"
+    listed = run_cli(["keys", "list", "--json", f"--data-dir={mesh.tmp / 'data'}"]).json()
+    kid = next(k["id"] for k in listed if k.get("name") == "watcher")
+    assert run_cli(["keys", "revoke", kid, f"--data-dir={mesh.tmp / 'data'}"]).rc == 0
+    assert _watch_end(ev3).wait(10), "the event stream outlived its revoked key"

@@ -41,6 +41,13 @@ def test_wildcard_bind_takes_the_request_host(mesh):
     assert 590_000 <= body["expires"] - int(time.time() * 1000) <= 600_000
     mesh.start_worker("any1", env={"POPEBOT_JOIN": body["token"]})
     mesh.start_worker("any2", env={"POPEBOT_JOIN": body["token"]})
+    # an IPv6 host in brackets is kept whole; a Host that names nothing usable
+    # cannot go into a token (a worker could not dial "*")
+    v6 = mesh.http("POST", "/api/join-tokens", headers={"Host": "[::1]:8080"}).json()
+    assert v6["coordinator"] == f"tcp://[::1]:{mesh.port}"
+    for bad in ("[::1", "bad_host!", "[zz]"):
+        r = mesh.http("POST", "/api/join-tokens", headers={"Host": bad})
+        assert r.status_code == 422 and "--coordinator" in r.json()["error"]["message"], (bad, r.text)
 
 
 def test_bad_requests(mesh):
