@@ -106,6 +106,44 @@ def test_healthcheck_command_against_a_live_coordinator(mesh):
     assert r.returncode != 0, "the health check passed with no coordinator"
 
 
+def test_image_layout_serves_https(tmp_path, tls_cert):
+    """The binary and the two libraries where the runtime stage COPYs them:
+    web/tls.c must find the libraries (../lib/popebot) for HTTPS to work."""
+    root = tmp_path / "image"
+    build = Path(BIN).resolve().parent
+    for w, rest in runtime_stage():
+        if w == "COPY" and rest.startswith("--from=build "):
+            *srcs, dest = rest.split()[1:]
+            for src in srcs:
+                name = Path(src).name
+                target = root / dest.lstrip("/") / (name if dest.endswith("/") else "")
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(build / name, target)
+    binary = root / "usr/local/bin/popebot-node"
+    assert binary.exists() and not list(binary.parent.glob("*.so")), "libraries beside the binary"
+    port, http = free_port(), free_port()
+    crt, key = tls_cert
+    p = subprocess.Popen([str(binary), "--role=coordinator", f"--bind=tcp://127.0.0.1:{port}",
+                          f"--http=127.0.0.1:{http}", f"--data-dir={tmp_path / 'data'}",
+                          f"--tls-cert={crt}", f"--tls-key={key}"],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=clean_env(),
+                         preexec_fn=conftest._child_setup)
+    try:
+        import requests
+
+        def up():
+            assert p.poll() is None, p.stderr.read().decode()
+            try:
+                return requests.get(f"https://127.0.0.1:{http}/healthz", verify=str(crt),
+                                    timeout=5).status_code == 200
+            except requests.ConnectionError:
+                return False
+        wait_for(up, timeout=30, desc="HTTPS from the image layout")
+    finally:
+        p.terminate()
+        p.wait(timeout=30)
+
+
 # ---- docker-compose.yml ---------------------------------------------------------
 
 def compose():
@@ -245,6 +283,8 @@ def test_compose_services_run_as_written(tmp_path):
         assert w.wait(timeout=seconds(c["worker"]["stop_grace_period"])) == 0
         coord.signal(signal.SIGTERM)
         assert coord.wait(timeout=seconds(c["coordinator"]["stop_grace_period"])) == 0
+        reports = conftest.sanitizer_reports(procs)
+        assert not reports, "\n".join(reports[:20])
     finally:
         for p in procs:
             p.cleanup()
