@@ -371,3 +371,40 @@ def test_mdb_copy_of_a_live_store_starts_a_coordinator(mesh, tmp_path):
     assert login.status_code == 200, login.text
     # the same cluster: workers enrolled with the original keep working
     assert (backup / "curve" / "server.pub").read_text() == (data / "curve" / "server.pub").read_text()
+
+
+def test_worker_unit_privileges_keep_the_key_cover(mesh):
+    """The worker unit's NoNewPrivileges=yes and empty CapabilityBoundingSet=,
+    as an unprivileged user (setpriv does what systemd would): the worker
+    must still hide its keys from jobs (mesh/hide.c)."""
+    w = unit_lines("popebot-worker@.service")
+    assert w["NoNewPrivileges"] == ["yes"] and w["CapabilityBoundingSet"] == [""]
+    if os.geteuid() != 0:
+        pytest.skip("needs root to become an unprivileged user with setpriv")
+    import pwd
+    import tempfile
+    nobody = pwd.getpwnam("nobody")
+    top = Path(tempfile.mkdtemp(prefix="popebot-unit-"))
+    home = top / "worker"
+    mesh.start_coordinator(roles=[{"name": "peek", "command": ["ls", "-A", str(home / "keys")]}])
+    try:
+        top.chmod(0o755)
+        home.mkdir(mode=0o700)
+        os.chown(home, nobody.pw_uid, nobody.pw_gid)
+        argv = ["setpriv", f"--reuid={nobody.pw_uid}", f"--regid={nobody.pw_gid}",
+                "--clear-groups", "--no-new-privs", "--bounding-set=-all", "--",
+                os.path.abspath(BIN), "--role=worker", f"--coordinator={mesh.endpoint}",
+                "--name=unit-1", "--roles=peek", f"--work-dir={home / 'work'}", f"--key-dir={home / 'keys'}"]
+        p = ShellProc("unit-worker", argv, mesh.logs,
+                      clean_env(POPEBOT_JOIN=mesh.join_token(), TMPDIR=str(home)))
+        mesh.procs.append(p)
+        wait_for(lambda: (mesh.worker_info("unit-1") or {}).get("state") == "online" or
+                 (not p.alive() and pytest.fail(p.log_text())), timeout=30, desc="unit-1 online")
+        assert "are hidden from jobs" in p.log_text(), p.log_text()
+        assert (home / "keys" / "self.key").exists()
+        job = mesh.wait_job(mesh.submit("peek"))          # a real job looks at the keys
+        assert job["state"] == "succeeded" and job["result"] == "", job
+        p.signal(signal.SIGTERM)
+        assert p.wait() == 0
+    finally:
+        shutil.rmtree(top, ignore_errors=True)
