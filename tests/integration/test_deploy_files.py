@@ -155,8 +155,8 @@ def test_compose_structure():
     s = c["services"]
     assert set(s) == {"coordinator", "worker"}
     coord, worker = s["coordinator"], s["worker"]
-    for svc in (coord, worker):
-        assert svc["image"] == coord["image"]
+    for svc in (coord, worker):        # one image, built here, never pulled
+        assert svc["image"] == coord["image"] and svc["build"] == coord["build"]
     assert coord["build"]["context"] == ".." and (COMPOSE.parent / "..").resolve() == REPO
     assert "--bind=tcp://0.0.0.0:5555" in coord["command"]
     assert "--http=0.0.0.0:8080" in coord["command"]
