@@ -6,9 +6,12 @@ YAML, `systemd-analyze verify` on the units), and what they would run is
 run for real: the Dockerfile's HEALTHCHECK command against a live
 coordinator, and the compose file's coordinator and worker entrypoints, as
 written, as real processes (with the image's ENV, the container paths and
-host names mapped to a temporary directory and loopback ports). The
-backup recipe of docs/OPERATIONS.md (mdb_copy of a live store) is checked by
-starting a coordinator from the copy.
+host names mapped to a temporary directory and loopback ports). Also: the
+image's file layout serves HTTPS (web/tls.c finds the shim libraries), the
+runtime packages provide every linked library, the worker unit's privilege
+settings keep the key cover working, and the backup recipe of
+docs/OPERATIONS.md (mdb_copy of a live store) gives a copy a coordinator
+starts from.
 """
 import json
 import os
@@ -142,6 +145,43 @@ def test_image_layout_serves_https(tmp_path, tls_cert):
     finally:
         p.terminate()
         p.wait(timeout=30)
+
+
+def bootstrap_runtime_packages():
+    m = re.search(r"^runtime_pkgs=\(([^)]*)\)", (REPO / "scripts" / "bootstrap").read_text(), re.M)
+    return set(m.group(1).split())
+
+
+def test_runtime_packages_provide_every_library():
+    """What the runtime stage installs (`bootstrap --runtime`) holds every
+    shared library the binary and the two shims link against directly
+    (the packages' own dependencies bring the rest; libc6 is in every
+    Debian image)."""
+    allowed = bootstrap_runtime_packages() | {"libc6"}
+    build = Path(BIN).resolve().parent
+    needed = set()
+    for f in ("popebot-node", "libpopebot-libssl.so", "libpopebot-libcrypto.so"):
+        out = subprocess.run(["readelf", "-d", str(build / f)], capture_output=True, text=True,
+                             check=True).stdout
+        needed |= set(re.findall(r"\(NEEDED\)\s+Shared library: \[(.+?)\]", out))
+    # a -fsanitize build links the sanitizer runtimes; the image's build does not
+    needed = {n for n in needed if not n.startswith(("libasan", "libubsan"))}
+    cache = subprocess.run(["ldconfig", "-p"], capture_output=True, text=True, check=True).stdout
+    missing = []
+    for soname in sorted(needed):
+        m = re.search(rf"^\s*{re.escape(soname)} \(libc6[^)]*\) => (\S+)$", cache, re.M)
+        assert m, f"{soname} is not installed here"
+        path = m.group(1)
+        owner = None
+        for candidate in (path, os.path.realpath(path), "/usr" + path):
+            r = subprocess.run(["dpkg", "-S", candidate], capture_output=True, text=True)
+            if r.returncode == 0:
+                owner = r.stdout.split(":")[0]
+                break
+        assert owner, f"no package owns {path}"
+        if owner not in allowed:
+            missing.append(f"{soname} ({owner})")
+    assert not missing, f"not in bootstrap's runtime_pkgs: {missing}"
 
 
 # ---- docker-compose.yml ---------------------------------------------------------
