@@ -13,7 +13,7 @@
 #
 #   docker build -t popebot-node .
 #   docker run -d -v popebot-data:/data -p 5555:5555 -p 8080:8080 popebot-node
-#   docker run --init -e POPEBOT_JOIN=pbj1_... popebot-node --role=worker --roles=echo
+#   docker run -d --init --no-healthcheck -e POPEBOT_JOIN=pbj1_... popebot-node --role=worker --roles=echo
 #
 # See docs/OPERATIONS.md ("Containers") and examples/docker-compose.yml.
 
