@@ -26,11 +26,13 @@ njobs=${QUICKSTART_JOBS:-100}
 ep="tcp://127.0.0.1:$port"
 dir=$(mktemp -d "${TMPDIR:-/tmp}/popebot-quickstart.XXXXXX")
 pids=()
+submitter=
 
 cleanup() {
   local rc=$?
   trap - INT TERM EXIT
   echo "quickstart: stopping (workers drain first)"
+  [ -z "$submitter" ] || kill -TERM "$submitter" 2>/dev/null || true
   for p in "${pids[@]:1}"; do kill -TERM "$p" 2>/dev/null || true; done
   for p in "${pids[@]:1}"; do wait "$p" 2>/dev/null || true; done
   if [ "${#pids[@]}" -gt 0 ]; then
@@ -75,18 +77,21 @@ cli workers
 # 100 jobs of three roles, submitted eight at a time; each submit prints the id
 echo
 echo "quickstart: submitting $njobs jobs"
+submit_one() { "$bin" submit "$1" --payload="$2" --coordinator="$ep" --data-dir="$dir/data" --timeout=5s; }
+export -f submit_one
+export bin ep dir
+# NUL-separated pairs (role, payload); $1 and $2 are the inner bash's
+# shellcheck disable=SC2016
 for i in $(seq "$njobs"); do
   case $((i % 3)) in
-    0) printf 'echo\t{"n":%d}\n' "$i" ;;
-    1) printf 'shout\t"job %d says hello"\n' "$i" ;;
-    2) printf 'wordcount\t"job %d has five words"\n' "$i" ;;
+    0) printf 'echo\0{"n":%d}\0' "$i" ;;
+    1) printf 'shout\0"job %d says hello"\0' "$i" ;;
+    2) printf 'wordcount\0"job %d has five words"\0' "$i" ;;
   esac
-done >"$dir/jobs.tsv"
-export bin ep dir
-tr '\n' '\0' <"$dir/jobs.tsv" | xargs -0 -P 8 -n 1 bash -c '
-  role=${1%%$'"'"'\t'"'"'*}; payload=${1#*$'"'"'\t'"'"'}
-  "$bin" submit "$role" --payload="$payload" --coordinator="$ep" --data-dir="$dir/data"' submit \
-  >"$dir/ids"
+done | xargs -0 -n 2 -P 8 bash -c 'submit_one "$1" "$2"' submit >"$dir/ids" &
+submitter=$!          # in the background, so Ctrl-C is handled at once
+wait "$submitter"
+submitter=
 [ "$(wc -l <"$dir/ids")" -eq "$njobs" ] || { echo "quickstart: not every submit was taken" >&2; exit 1; }
 
 # wait until every job has ended, then count the states
