@@ -73,7 +73,9 @@ def test_logs_follow_streams_until_the_job_ends(mesh):
         assert line == "first\n", (line, p.poll(), p.poll() is not None and p.stderr.read())
         assert p.poll() is None
         assert mesh.job(jid)["state"] == "running"
-        gate.write_text(code)
+        tmp = gate.with_name("go.tmp")        # whole at once: the job reads it on sight
+        tmp.write_text(code)
+        tmp.rename(gate)
         out, err = p.communicate(timeout=30)
         assert (out.decode(), p.returncode) == ("second\n", rc), (err, mesh.job(jid))
         if rc:
