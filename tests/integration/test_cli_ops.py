@@ -8,7 +8,9 @@ import json
 import subprocess
 import time
 
-from conftest import BIN, clean_env, run_cli, wait_for
+import pytest
+
+from conftest import BIN, Client, ProtoError, clean_env, enroll, run_cli
 
 LINES = 20000                  # about 340 KB: more than one 256 KiB range
 
@@ -134,3 +136,21 @@ def test_roles_lists_what_the_api_lists(mesh):
     assert "echo first" in gated
     echo = next(x for x in rows if x.startswith("echo "))
     assert "any" in echo and "(built in)" in echo, echo
+
+
+def test_a_worker_key_cannot_drain(mesh):
+    """DRAIN_WORKER is an operator's act (the HTTP API wants an admin key):
+    a worker's CURVE key may send the other client commands, not this one."""
+    start(mesh)
+    wid = mesh.worker_info("w1")["id"]
+    keys, m = enroll(mesh.join_token(), "worker", "w-sneaky")
+    assert m and m[2] == "ENROLLED", m
+    c = Client(mesh.endpoint, curve=keys)
+    try:
+        assert any(r["name"] == "echo" for r in c.call("ROLES")[0])
+        with pytest.raises(ProtoError) as e:
+            c.call("DRAIN_WORKER", wid, True)
+        assert e.value.code == "forbidden"
+    finally:
+        c.close()
+    assert mesh.worker_info("w1")["state"] == "online"
