@@ -632,6 +632,21 @@ static bool s_dec_workers(s_ctx_t *c, const msgpack_object *f, pb_msg_t *m)
     return s_u64(c, f, 0, "req_id", &m->u.query.req_id);
 }
 
+static bool s_dec_logs(s_ctx_t *c, const msgpack_object *f, pb_msg_t *m)
+{
+    return s_u64(c, f, 0, "req_id", &m->u.query.req_id)
+        && s_str(c, f, 1, "job_id", &m->u.query.job_id)
+        && s_u64(c, f, 2, "offset", &m->u.query.offset)
+        && s_u32(c, f, 3, "limit", &m->u.query.limit);
+}
+
+static bool s_dec_drain_worker(s_ctx_t *c, const msgpack_object *f, pb_msg_t *m)
+{
+    return s_u64(c, f, 0, "req_id", &m->u.query.req_id)
+        && s_str(c, f, 1, "worker_id", &m->u.query.worker_id)
+        && s_bool(c, f, 2, "drain", &m->u.query.drain);
+}
+
 static bool s_dec_submitted(s_ctx_t *c, const msgpack_object *f, pb_msg_t *m)
 {
     pb_submitted_t *s = &m->u.submitted;
@@ -723,6 +738,9 @@ static const s_cmd_info_t s_cmds[PB_CMD_COUNT] = {
     [PB_WORKERS]   = { "WORKERS", 1, s_dec_workers },
     [PB_CANCEL]    = { "CANCEL", 2, s_dec_job },
     [PB_RETRY]     = { "RETRY", 2, s_dec_job },
+    [PB_LOGS]      = { "LOGS", 4, s_dec_logs },
+    [PB_DRAIN_WORKER] = { "DRAIN_WORKER", 3, s_dec_drain_worker },
+    [PB_ROLES]     = { "ROLES", 1, s_dec_workers },
     [PB_API]       = { "API", 3, s_dec_api },
     [PB_SUBMITTED] = { "SUBMITTED", 2, s_dec_submitted },
     [PB_REPLY]     = { "REPLY", 2, s_dec_reply },
@@ -1117,8 +1135,22 @@ void pb_enc_query(pb_buf_t *b, pb_cmd_t cmd, const pb_query_t *q)
         s_w_filter(b, q);
         break;
     case PB_WORKERS:
+    case PB_ROLES:
         pb_w_begin(b, cmd, 1);
         pb_w_uint(b, q->req_id);
+        break;
+    case PB_LOGS:
+        pb_w_begin(b, cmd, 4);
+        pb_w_uint(b, q->req_id);
+        s_w_s(b, q->job_id);
+        pb_w_uint(b, q->offset);
+        pb_w_uint(b, q->limit);
+        break;
+    case PB_DRAIN_WORKER:
+        pb_w_begin(b, cmd, 3);
+        pb_w_uint(b, q->req_id);
+        s_w_s(b, q->worker_id);
+        pb_w_bool(b, q->drain);
         break;
     default:
         break;

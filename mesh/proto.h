@@ -32,6 +32,7 @@ typedef enum {
     PB_WELCOME, PB_PONG, PB_ASSIGN, PB_REVOKE,
     /* client -> coordinator */
     PB_SUBMIT, PB_JOB, PB_JOBS, PB_WORKERS, PB_CANCEL, PB_RETRY,
+    PB_LOGS, PB_DRAIN_WORKER, PB_ROLES,
     PB_API,                    /* the HTTP layer's requests, on the in-process socket only */
     /* coordinator -> client */
     PB_SUBMITTED, PB_REPLY, PB_RESULT,
@@ -157,13 +158,17 @@ typedef struct {
     bool wait;                 /* push a RESULT for each job when it ends */
 } pb_submit_t;
 
-/* JOB, CANCEL, RETRY (job_id set), JOBS (filter fields), WORKERS: client queries. */
+/* JOB, CANCEL, RETRY, LOGS (job_id set), JOBS (filter fields), WORKERS,
+   ROLES (req_id only), DRAIN_WORKER (worker_id, drain): client queries. */
 typedef struct {
     uint64_t req_id;
-    pb_str_t job_id;           /* JOB, CANCEL, RETRY */
+    pb_str_t job_id;           /* JOB, CANCEL, RETRY, LOGS */
     pb_str_t state;            /* JOBS filter; ptr NULL when absent */
     pb_str_t role;             /* JOBS filter; ptr NULL when absent */
-    uint32_t limit;            /* JOBS; 0 when absent */
+    uint32_t limit;            /* JOBS; 0 when absent. LOGS: bytes at most */
+    uint64_t offset;           /* LOGS: the first byte wanted */
+    pb_str_t worker_id;        /* DRAIN_WORKER */
+    bool drain;                /* DRAIN_WORKER: true drains, false resumes */
 } pb_query_t;
 
 /* One entry of SUBMITTED: a job id, or the reason it was refused. */
@@ -226,7 +231,7 @@ typedef struct {
         pb_assign_t assign;
         pb_lease_ref_t revoke;
         pb_submit_t submit;
-        pb_query_t query;      /* JOB, JOBS, WORKERS, CANCEL, RETRY */
+        pb_query_t query;      /* JOB JOBS WORKERS CANCEL RETRY LOGS DRAIN_WORKER ROLES */
         pb_submitted_t submitted;
         pb_reply_t reply;      /* REPLY, RESULT */
         pb_error_t error;
@@ -303,7 +308,8 @@ void pb_enc_assign(pb_buf_t *b, const pb_lease_t *items, uint32_t n);
 void pb_enc_revoke(pb_buf_t *b, const pb_lease_ref_t *m);
 void pb_enc_submit(pb_buf_t *b, uint64_t req_id, const pb_submit_item_t *items,
                    uint32_t n, bool wait);
-void pb_enc_query(pb_buf_t *b, pb_cmd_t cmd, const pb_query_t *q); /* JOB JOBS WORKERS CANCEL RETRY */
+/* JOB JOBS WORKERS CANCEL RETRY LOGS DRAIN_WORKER ROLES */
+void pb_enc_query(pb_buf_t *b, pb_cmd_t cmd, const pb_query_t *q);
 void pb_enc_submitted(pb_buf_t *b, uint64_t req_id,
                       const pb_submitted_item_t *items, uint32_t n);
 void pb_enc_api(pb_buf_t *b, uint64_t req_id, const char *op, const char *body, size_t len);

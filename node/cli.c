@@ -5,6 +5,7 @@
     line starting with "popebot-node: ". Every wait is bounded by --timeout.
 */
 #include "node/cli.h"
+#include "node/cli_int.h"
 #include "mesh/clock.h"
 #include "mesh/kv.h"
 #include "node/client.h"
@@ -28,17 +29,17 @@ static int s_fail(int code, const char *fmt, const char *arg)
     return code;
 }
 
-static int s_no_answer(const config_t *cfg)
+int cli_no_answer(const config_t *cfg)
 {
     return s_fail(CLI_TIMEOUT, "no answer from coordinator at %s (is it running? see --timeout)",
                   cfg->coordinator);
 }
 
 /* Check a reply: ERROR is printed and mapped to an exit code. */
-static int s_check_reply(const config_t *cfg, const pb_msg_t *m)
+int cli_check_reply(const config_t *cfg, const pb_msg_t *m)
 {
     if (!m)
-        return s_no_answer(cfg);
+        return cli_no_answer(cfg);
     if (m->cmd == PB_ERROR) {
         fprintf(stderr, "popebot-node: %.*s: %.*s\n", (int) m->u.error.code.len, m->u.error.code.ptr,
                 (int) m->u.error.message.len, m->u.error.message.ptr);
@@ -55,7 +56,7 @@ static json_t *s_job_json(const msgpack_object *body)
     return j;
 }
 
-static void s_print_json(json_t *j)
+void cli_print_json(json_t *j)
 {
     char *text = json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY);
     if (text)
@@ -84,9 +85,9 @@ static int s_finish(const config_t *cfg, const msgpack_object *body)
     json_t *j = s_job_json(body);
     const char *state = json_string_value(json_object_get(j, "state"));
     if (cfg->json)
-        s_print_json(j);
+        cli_print_json(j);
     else
-        s_print_json(json_object_get(j, "result") ? json_object_get(j, "result") : json_null());
+        cli_print_json(json_object_get(j, "result") ? json_object_get(j, "result") : json_null());
     int rc = CLI_OK;
     if (!state || strcmp(state, "succeeded") != 0) {
         const char *err = json_string_value(json_object_get(j, "error"));
@@ -147,7 +148,7 @@ static int s_wait(const config_t *cfg, client_t *cl, const char *id, pb_buf_t *b
         if (m)
             probe_sent = 0;
         else if (probe_sent && now - probe_sent >= cfg->timeout_ms)
-            return s_no_answer(cfg);
+            return cli_no_answer(cfg);
         int rc = -1;
         const msgpack_object *mine = m && m->cmd == PB_RESULT ? s_job_in(m->u.reply.body, id) : NULL;
         if (mine)
@@ -155,7 +156,7 @@ static int s_wait(const config_t *cfg, client_t *cl, const char *id, pb_buf_t *b
         else if (m && m->cmd == PB_REPLY && s_terminal(m->u.reply.body))
             rc = s_finish(cfg, m->u.reply.body);
         else if (m && m->cmd == PB_ERROR)
-            rc = s_check_reply(cfg, m);
+            rc = cli_check_reply(cfg, m);
         pb_msg_destroy(&m);
         if (rc >= 0)
             return rc;
@@ -188,7 +189,7 @@ static int s_submit(const config_t *cfg, client_t *cl, pb_buf_t *b)
     pb_msg_t *m = client_call(cl, b, 1, (int) cfg->timeout_ms);
     free(payload);
     kv_free(&where);
-    int rc = s_check_reply(cfg, m);
+    int rc = cli_check_reply(cfg, m);
     if (rc == CLI_OK && (m->cmd != PB_SUBMITTED || m->u.submitted.n != 1))
         rc = s_fail(CLI_REFUSED, "%s", "unexpected answer from coordinator");
     if (rc == CLI_OK && !m->u.submitted.items[0].job_id.ptr) {
@@ -267,7 +268,7 @@ static char *s_join(json_t *v)
     return strdup(*buf ? buf : "-");
 }
 
-static void s_workers_text(json_t *arr)
+void cli_workers_text(json_t *arr)
 {
     printf("%-20s  %-16s  %-8s  %-7s  %-20s  %s\n", "ID", "NAME", "STATE", "RUNNING", "ROLES", "LABELS");
     size_t i;
@@ -294,7 +295,7 @@ static int s_query(const config_t *cfg, client_t *cl, pb_buf_t *b)
                      .role = pb_s(cfg->job_role), .limit = cfg->limit };
     pb_enc_query(b, cmds[cfg->mode], &q);
     pb_msg_t *m = client_call(cl, b, 1, (int) cfg->timeout_ms);
-    int rc = s_check_reply(cfg, m);
+    int rc = cli_check_reply(cfg, m);
     if (rc != CLI_OK) {
         pb_msg_destroy(&m);
         return rc;
@@ -312,13 +313,13 @@ static int s_query(const config_t *cfg, client_t *cl, pb_buf_t *b)
         mpjson_expand(j, "payload");
     }
     if (cfg->json)
-        s_print_json(j);
+        cli_print_json(j);
     else if (cfg->mode == MODE_JOB)
         s_job_text(j);
     else if (cfg->mode == MODE_JOBS)
         s_jobs_text(j);
     else if (cfg->mode == MODE_WORKERS)
-        s_workers_text(j);
+        cli_workers_text(j);
     else if (cfg->mode == MODE_RETRY)
         printf("job %s: queued again (attempt %lld next)\n", s_str(j, "id"),
                (long long) json_integer_value(json_object_get(j, "attempts")) + 1);
@@ -379,7 +380,10 @@ int cli_run(const config_t *cfg_in)
         return s_fail(CLI_USAGE, "cannot use coordinator endpoint '%s'", cfg->coordinator);
     pb_buf_t b;
     pb_buf_init(&b);
-    int rc = cfg->mode == MODE_SUBMIT ? s_submit(cfg, cl, &b) : s_query(cfg, cl, &b);
+    int rc = cfg->mode == MODE_SUBMIT ? s_submit(cfg, cl, &b)
+             : cfg->mode == MODE_LOGS ? cli_logs(cfg, cl, &b)
+             : cfg->mode == MODE_DRAIN ? cli_drain(cfg, cl, &b)
+             : cfg->mode == MODE_ROLES ? cli_roles(cfg, cl, &b) : s_query(cfg, cl, &b);
     pb_buf_free(&b);
     client_destroy(&cl);
     return rc;

@@ -1,8 +1,9 @@
-/*  node/cli.h — the client subcommands: submit, job, jobs, workers, cancel, retry.
+/*  node/cli.h — the client subcommands: submit, job, jobs, workers, cancel,
+    retry (cli.c), logs, drain, roles (cli_ops.c).
 
     Each talks to the coordinator over the client protocol and prints text
     tables (or JSON with --json). Exit codes: 0 ok; 1 the job did not
-    succeed (submit --wait); 2 usage or bad input; 3 the coordinator did not
+    succeed (submit --wait, logs -f); 2 usage or bad input; 3 the coordinator did not
     answer within --timeout; 4 the coordinator refused the request.
 */
 #ifndef POPEBOT_NODE_CLI_H

@@ -16,9 +16,12 @@ enum { M_CO = 1 << MODE_COORDINATOR, M_WO = 1 << MODE_WORKER,
        M_SUB = 1 << MODE_SUBMIT, M_JOB = 1 << MODE_JOB, M_JOBS = 1 << MODE_JOBS,
        M_WKS = 1 << MODE_WORKERS, M_CAN = 1 << MODE_CANCEL, M_RET = 1 << MODE_RETRY,
        M_KEYS = 1 << MODE_KEYS, M_PW = 1 << MODE_PASSWD, M_JT = 1 << MODE_JOINTOKEN,
-       M_CLI = M_SUB | M_JOB | M_JOBS | M_WKS | M_CAN | M_RET,
+       M_LOGS = 1 << MODE_LOGS, M_DRN = 1 << MODE_DRAIN, M_ROL = 1 << MODE_ROLES,
+       M_CLI = M_SUB | M_JOB | M_JOBS | M_WKS | M_CAN | M_RET | M_LOGS | M_DRN | M_ROL,
        M_NODE = M_CO | M_WO, M_ALL = 0x7fff,
        M_ARGV_ONLY = 1 << 15 };   /* never from the environment: a destructive switch */
+
+_Static_assert(MODE_COUNT <= 15, "mode bits would reach M_ARGV_ONLY");
 
 typedef enum { T_STR, T_UINT, T_INT, T_BOOL, T_DUR, T_SIZE } ftype_t;
 
@@ -91,12 +94,15 @@ static const flag_t s_flags[] = {
     { "state", M_JOBS, T_STR, O(state), NULL, "only jobs in this state" },
     { "job-role", M_JOBS, T_STR, O(job_role), NULL, "only jobs of this role" },
     { "limit", M_JOBS, T_UINT, O(limit), "100", "at most this many jobs, newest first" },
+    { "follow", M_LOGS | M_ARGV_ONLY, T_BOOL, O(follow), "false", "-f: print output as it comes until the job ends; exit 0 only if it succeeded" },
+    { "resume", M_DRN | M_ARGV_ONLY, T_BOOL, O(resume), "false", "let the drained worker take jobs again" },
     { "log-level", M_NODE, T_STR, O(log_level), "info", "debug, info, warn or error" },
 };
 #define NFLAGS (sizeof s_flags / sizeof s_flags[0])
 
 static const char *s_mode_names[MODE_COUNT] = {
-    "", "coordinator", "worker", "submit", "job", "jobs", "workers", "cancel", "retry", "keys",
+    "", "coordinator", "worker", "submit", "job", "jobs", "workers", "cancel", "retry",
+    "logs", "drain", "roles", "keys",
     "passwd", "join-token"
 };
 
@@ -314,7 +320,12 @@ static int s_flag(config_t *cfg, int argc, char **argv, int *i, char *err, size_
 static int s_positional(config_t *cfg, const char *word, char *err, size_t errlen)
 {
     bool takes = cfg->mode == MODE_SUBMIT || cfg->mode == MODE_JOB || cfg->mode == MODE_CANCEL ||
-                 cfg->mode == MODE_RETRY || cfg->mode == MODE_KEYS;
+                 cfg->mode == MODE_RETRY || cfg->mode == MODE_KEYS || cfg->mode == MODE_LOGS ||
+                 cfg->mode == MODE_DRAIN;
+    if (cfg->mode == MODE_LOGS && strcmp(word, "-f") == 0) {
+        cfg->follow = true;
+        return 0;
+    }
     if (cfg->mode == MODE_KEYS && cfg->arg && !cfg->arg2) {
         cfg->arg2 = word;
         return 0;
@@ -334,9 +345,11 @@ static int s_check(const config_t *cfg, char *err, size_t errlen)
     if (cfg->mode == MODE_NONE)
         snprintf(err, errlen, "say what to run: --role=coordinator, --role=worker or a command");
     else if (!cfg->arg && (cfg->mode == MODE_SUBMIT || cfg->mode == MODE_JOB ||
-                           cfg->mode == MODE_CANCEL || cfg->mode == MODE_RETRY))
+                           cfg->mode == MODE_CANCEL || cfg->mode == MODE_RETRY ||
+                           cfg->mode == MODE_LOGS || cfg->mode == MODE_DRAIN))
         snprintf(err, errlen, "%s needs %s", config_mode_name(cfg->mode),
-                 cfg->mode == MODE_SUBMIT ? "a ROLE" : "a job ID");
+                 cfg->mode == MODE_SUBMIT ? "a ROLE" : cfg->mode == MODE_DRAIN ? "a worker ID"
+                                                                               : "a job ID");
     else if (cfg->mode == MODE_KEYS && (!cfg->arg || (strcmp(cfg->arg, "create") != 0 &&
              strcmp(cfg->arg, "list") != 0 && strcmp(cfg->arg, "revoke") != 0)))
         snprintf(err, errlen, "keys needs create, list or revoke");
@@ -398,6 +411,9 @@ static const char *s_synopsis[MODE_COUNT] = {
     "popebot-node workers [--json] [flags]",
     "popebot-node cancel ID [flags]",
     "popebot-node retry ID [flags]      (a failed, timed_out, cancelled or dead job, with fresh attempts)",
+    "popebot-node logs ID [-f|--follow] [--json] [flags]   (the job's output; -f until it ends)",
+    "popebot-node drain WORKER [--resume] [--json] [flags]   (the worker takes no new jobs; --resume undoes it)",
+    "popebot-node roles [--json] [flags]",
     "popebot-node keys create --data-dir=DIR [--scope=SCOPES] [--name=NOTE]   (prints the key once)\n"
     "  popebot-node keys list --data-dir=DIR [--json]\n"
     "  popebot-node keys revoke ID --data-dir=DIR",
@@ -442,6 +458,7 @@ void config_usage(FILE *out, node_mode_t mode)
                      "4 no such user (--delete); 5 the store cannot be used.\n");
     if (mode >= MODE_SUBMIT && mode != MODE_KEYS && mode != MODE_PASSWD &&
         mode != MODE_JOINTOKEN)
-        fprintf(out, "\nexit codes: 0 ok; 1 the job did not succeed (submit --wait); 2 usage;\n"
-                     "3 the coordinator did not answer in time; 4 refused by the coordinator.\n");
+        fprintf(out, "\nexit codes: 0 ok; 1 the job did not succeed (submit --wait, logs -f); 2 usage;\n"
+                     "3 the coordinator did not answer in time; 4 refused by the coordinator\n"
+                     "(also: no such job or worker).\n");
 }

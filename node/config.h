@@ -17,6 +17,7 @@ typedef enum {
     MODE_NONE,
     MODE_COORDINATOR, MODE_WORKER,
     MODE_SUBMIT, MODE_JOB, MODE_JOBS, MODE_WORKERS, MODE_CANCEL, MODE_RETRY,
+    MODE_LOGS, MODE_DRAIN, MODE_ROLES,   /* ops commands: logs ID, drain WORKER, roles */
     MODE_KEYS,                /* local: works on DIR/auth, no coordinator needed */
     MODE_PASSWD,              /* local too: UI users' passwords in DIR/auth */
     MODE_JOINTOKEN,           /* local too: join tokens in DIR/auth */
@@ -64,6 +65,8 @@ typedef struct {
     int32_t priority;
     const char *arg;          /* the positional argument (ROLE, job ID, keys action) */
     const char *arg2;         /* a second one (keys revoke ID) */
+    bool follow;              /* logs -f: until the job ends */
+    bool resume;              /* drain --resume: take jobs again */
 } config_t;
 
 /* Parse argv and the environment. Returns 0, or -1 with a one-line reason

@@ -26,6 +26,26 @@ void coord_api_reply(coord_t *c, const rid_t *rid, uint64_t req_id, json_t *obj)
 void coord_api_error(coord_t *c, const rid_t *rid, uint64_t req_id, const char *code,
                      const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
+/* Why a shared operation (below) failed: an ERROR code and one line. */
+typedef struct {
+    const char *code;
+    char message[200];
+} coord_fail_t;
+
+/* Operations the HTTP layer and the client protocol (coord_client.c) share:
+   each builds the answer's object, which the caller sends as JSON text
+   (API) or as msgpack (REPLY). NULL with fail set when it cannot.
+   coord_job_logs: job.logs / LOGS, up to limit (1..COORD_LOGS_MAX) bytes
+   of the job's output from offset. coord_roles_json: the defined roles, as
+   role.list lists them. coord_peer_changed: after a registration's admin
+   settings changed (cluster.patch / DRAIN_WORKER): apply, store, dispatch;
+   -1 when out of memory. */
+#define COORD_LOGS_MAX (1 << 20)
+json_t *coord_job_logs(coord_t *c, const char *id, uint64_t offset, size_t limit,
+                       coord_fail_t *fail);
+json_t *coord_roles_json(coord_t *c);
+int coord_peer_changed(coord_t *c, peer_t *p, const char *how);
+
 /* coord_api_role.c */
 coord_api_fn coord_role_list, coord_role_get, coord_role_create, coord_role_update,
     coord_role_delete, coord_role_trigger;

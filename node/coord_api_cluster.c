@@ -379,17 +379,24 @@ void coord_api_cluster_patch(coord_t *c, const rid_t *rid, uint64_t req_id, json
     }
     s_adopt(p, &a, name);
     s_ask_free(&a);
-    if (peer_apply(p) != 0) {
+    if (coord_peer_changed(c, p, "the API") != 0) {
         coord_api_error(c, rid, req_id, "unavailable", "coordinator out of memory");
         return;
     }
+    coord_api_reply(c, rid, req_id, s_reg_json(p));
+}
+
+int coord_peer_changed(coord_t *c, peer_t *p, const char *how)
+{
+    if (peer_apply(p) != 0)
+        return -1;
     if (p->state != PEER_OFFLINE)
         peer_set_live(p);
     coord_save_peer(c, p);
     c->dispatch_needed = true;
-    log_msg(LL_INFO, "coordinator", "worker %s (%s) changed over the API: %s, %zu role(s), "
-            "%u slot(s)", p->id, p->name, peer_state_name(p->state), p->nroles, p->slots);
-    coord_api_reply(c, rid, req_id, s_reg_json(p));
+    log_msg(LL_INFO, "coordinator", "worker %s (%s) changed over %s: %s, %zu role(s), "
+            "%u slot(s)", p->id, p->name, how, peer_state_name(p->state), p->nroles, p->slots);
+    return 0;
 }
 
 void coord_api_cluster_delete(coord_t *c, const rid_t *rid, uint64_t req_id, json_t *body)

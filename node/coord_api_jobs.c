@@ -5,6 +5,8 @@
                -> {jobs: [job...], next_cursor: str|null, truncated: bool}
     job.logs   {id, offset, limit} -> {job_id, offset, next_offset, end,
                dropped, data, state, complete}
+               (coord_job_logs builds that object; the client protocol's LOGS
+               sends the same one, node/coord_client.c)
 
     Cursors are "c" and the 16 hex digits of the id below which the next
     page starts: ids grow with creation time, so a cursor stays right
@@ -177,30 +179,26 @@ static size_t s_utf8_cut(const char *p, size_t len)
     return len;
 }
 
-void coord_api_job_logs(coord_t *c, const rid_t *rid, uint64_t req_id, json_t *body)
+json_t *coord_job_logs(coord_t *c, const char *id, uint64_t offset, size_t limit,
+                       coord_fail_t *fail)
 {
-    const char *id = json_string_value(json_object_get(body, "id"));
-    json_int_t offset = 0, limit = 65536;
-    if (!id || !s_opt_int(body, "offset", 0, &offset) || !s_opt_int(body, "limit", 1, &limit) ||
-        limit > (1 << 20)) {
-        coord_api_error(c, rid, req_id, "invalid", "job.logs needs id, offset >= 0, limit 1..1 MiB");
-        return;
-    }
     s_logged_t lg;
     int found = s_logged(c, id, &lg);
     if (found != 1) {
-        coord_api_error(c, rid, req_id, found < 0 ? "unavailable" : "not-found", "no job %.40s", id);
-        return;
+        fail->code = found < 0 ? "unavailable" : "not-found";
+        snprintf(fail->message, sizeof fail->message, "no job %.40s", id);
+        return NULL;
     }
-    uint64_t end = lg.dropped + lg.stored, from = (uint64_t) offset;
+    uint64_t end = lg.dropped + lg.stored, from = offset;
     from = from < lg.dropped ? lg.dropped : from > end ? end : from;
     char err[200], *data = NULL;
     size_t len = 0;
-    if (from < end && store_read_log_range(c->store, lg.id, from - lg.dropped, (size_t) limit,
+    if (from < end && store_read_log_range(c->store, lg.id, from - lg.dropped, limit,
                                            &data, &len, err, sizeof err) != 0) {
         log_msg(LL_WARN, "coordinator", "store: job %s: %s", id, err);
-        coord_api_error(c, rid, req_id, "unavailable", "the job's output cannot be read now");
-        return;
+        fail->code = "unavailable";
+        snprintf(fail->message, sizeof fail->message, "the job's output cannot be read now");
+        return NULL;
     }
     if (!(job_state_terminal(lg.state) && from + len == end))
         len = s_utf8_cut(data, len);  /* the rest of the sequence comes with the next read */
@@ -209,9 +207,31 @@ void coord_api_job_logs(coord_t *c, const rid_t *rid, uint64_t req_id, json_t *b
     free(data);
     json_t *text = fixed ? json_stringn(fixed, fixed_len) : NULL;
     free(fixed);
-    coord_api_reply(c, rid, req_id, !text ? NULL : json_pack(
+    json_t *o = !text ? NULL : json_pack(
         "{s:s,s:I,s:I,s:I,s:I,s:o,s:s,s:b}", "job_id", id, "offset", (json_int_t) from,
         "next_offset", (json_int_t) (from + len), "end", (json_int_t) end,
         "dropped", (json_int_t) lg.dropped, "data", text, "state", job_state_name(lg.state),
-        "complete", job_state_terminal(lg.state) && from + len == end));
+        "complete", job_state_terminal(lg.state) && from + len == end);
+    if (!o) {
+        fail->code = "unavailable";
+        snprintf(fail->message, sizeof fail->message, "coordinator out of memory");
+    }
+    return o;
+}
+
+void coord_api_job_logs(coord_t *c, const rid_t *rid, uint64_t req_id, json_t *body)
+{
+    const char *id = json_string_value(json_object_get(body, "id"));
+    json_int_t offset = 0, limit = 65536;
+    if (!id || !s_opt_int(body, "offset", 0, &offset) || !s_opt_int(body, "limit", 1, &limit) ||
+        limit > COORD_LOGS_MAX) {
+        coord_api_error(c, rid, req_id, "invalid", "job.logs needs id, offset >= 0, limit 1..1 MiB");
+        return;
+    }
+    coord_fail_t fail;
+    json_t *o = coord_job_logs(c, id, (uint64_t) offset, (size_t) limit, &fail);
+    if (o)
+        coord_api_reply(c, rid, req_id, o);
+    else
+        coord_api_error(c, rid, req_id, fail.code, "%s", fail.message);
 }

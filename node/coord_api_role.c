@@ -73,9 +73,8 @@ static bool s_builtin(coord_t *c, const rid_t *rid, uint64_t req_id, const role_
     return r->builtin;
 }
 
-void coord_role_list(coord_t *c, const rid_t *rid, uint64_t req_id, json_t *body)
+json_t *coord_roles_json(coord_t *c)
 {
-    (void) body;
     json_t *all = json_array();
     for (size_t i = 0; all && i < c->roles.n; i++) {
         const role_t *r = c->roles.items[i];
@@ -84,6 +83,13 @@ void coord_role_list(coord_t *c, const rid_t *rid, uint64_t req_id, json_t *body
             all = NULL;
         }
     }
+    return all;
+}
+
+void coord_role_list(coord_t *c, const rid_t *rid, uint64_t req_id, json_t *body)
+{
+    (void) body;
+    json_t *all = coord_roles_json(c);
     coord_api_reply(c, rid, req_id, all ? json_pack("{s:o}", "roles", all) : NULL);
 }
 

@@ -2,7 +2,10 @@
 
     SUBMIT creates jobs (and, with wait, remembers who wants the RESULT);
     JOB, JOBS and WORKERS answer queries with REPLY; CANCEL ends a queued job
-    at once or asks the running job's worker to stop it (REVOKE).
+    at once or asks the running job's worker to stop it (REVOKE). LOGS,
+    ROLES and DRAIN_WORKER run the code the HTTP API's job.logs, role.list
+    and cluster.patch run (coord_api.h's shared operations), so both ways
+    give the same answers.
 
     Rules: a request gets exactly one reply, REPLY/SUBMITTED or ERROR, with
     the request's req_id. A refused job in a SUBMIT batch does not refuse
@@ -13,6 +16,8 @@
     "queue full", "store full", ...).
 */
 #include "node/coord_int.h"
+#include "node/coord_api.h"
+#include "node/mpjson.h"
 #include "mesh/objenc.h"
 #include "node/log.h"
 
@@ -418,6 +423,67 @@ static void s_retry(coord_t *c, const rid_t *rid, const pb_query_t *q)
     s_reply_job(c, rid, q->req_id, job);
 }
 
+/* REPLY with a shared operation's object as msgpack, or its ERROR. */
+static void s_reply_json(coord_t *c, const rid_t *rid, uint64_t req_id, json_t *o,
+                         const coord_fail_t *fail)
+{
+    if (!o) {
+        s_error(c, rid, req_id, fail->code, fail->message);
+        return;
+    }
+    pb_buf_reset(&c->out);
+    pb_enc_reply_begin(&c->out, req_id);
+    mpjson_write(&c->out, o);
+    json_decref(o);
+    coord_reply(c, rid->data, rid->size);
+}
+
+static void s_logs(coord_t *c, const rid_t *rid, const pb_query_t *q)
+{
+    coord_fail_t fail = { "unavailable", "coordinator out of memory" };
+    char *id = pb_str_dup(q->job_id);
+    json_t *o = NULL;
+    if (q->limit == 0 || q->limit > COORD_LOGS_MAX) {
+        fail.code = "bad-request";
+        snprintf(fail.message, sizeof fail.message, "LOGS limit must be 1..%d bytes",
+                 COORD_LOGS_MAX);
+    } else if (id) {
+        o = coord_job_logs(c, id, q->offset, q->limit, &fail);
+    }
+    free(id);
+    s_reply_json(c, rid, q->req_id, o, &fail);
+}
+
+static void s_roles(coord_t *c, const rid_t *rid, const pb_query_t *q)
+{
+    coord_fail_t fail = { "unavailable", "coordinator out of memory" };
+    s_reply_json(c, rid, q->req_id, coord_roles_json(c), &fail);
+}
+
+/* Drain a worker's registration, or let it take jobs again, as the HTTP
+   API's PATCH {"state": ...} does; the answer is its worker object. */
+static void s_drain_worker(coord_t *c, const rid_t *rid, const pb_query_t *q)
+{
+    char *id = pb_str_dup(q->worker_id);
+    peer_t *p = id ? zhashx_lookup(c->peers, id) : NULL;
+    char text[120];
+    if (!p) {
+        snprintf(text, sizeof text, "no worker '%.64s'", id ? id : "");
+        s_error(c, rid, q->req_id, id ? "not-found" : "unavailable", text);
+    } else {
+        p->admin.drain = q->drain;
+        if (coord_peer_changed(c, p, "the client protocol") != 0) {
+            s_error(c, rid, q->req_id, "unavailable", "coordinator out of memory");
+        } else {
+            pb_buf_reset(&c->out);
+            pb_enc_reply_begin(&c->out, q->req_id);
+            objenc_peer(&c->out, p);
+            coord_reply(c, rid->data, rid->size);
+        }
+    }
+    free(id);
+}
+
 void coord_client_msg(coord_t *c, const rid_t *rid, pb_msg_t *msg)
 {
     switch (msg->cmd) {
@@ -435,6 +501,15 @@ void coord_client_msg(coord_t *c, const rid_t *rid, pb_msg_t *msg)
         break;
     case PB_RETRY:
         s_retry(c, rid, &msg->u.query);
+        break;
+    case PB_LOGS:
+        s_logs(c, rid, &msg->u.query);
+        break;
+    case PB_ROLES:
+        s_roles(c, rid, &msg->u.query);
+        break;
+    case PB_DRAIN_WORKER:
+        s_drain_worker(c, rid, &msg->u.query);
         break;
     default: /* PB_CANCEL */
         s_cancel(c, rid, &msg->u.query);

@@ -271,6 +271,8 @@ bool coord_curve_admit(coord_t *c, const rid_t *rid, const pb_msg_t *msg)
                                                   : "ENROLL needs a join token's identity");
     if (s_worker_cmd(msg->cmd) && !worker)
         return s_refuse(c, rid, "forbidden", "worker messages need a worker's key");
+    if (msg->cmd == PB_DRAIN_WORKER && worker)  /* an operator's act, as HTTP's admin PATCH */
+        return s_refuse(c, rid, "forbidden", "DRAIN_WORKER needs a client's key");
     return !worker || s_admit_worker(c, rid, user, msg);
 }
 

@@ -240,7 +240,8 @@ static void s_version_mismatch(coord_t *c, const rid_t *rid, const pb_err_t *err
 static bool s_is_client_cmd(pb_cmd_t cmd)
 {
     return cmd == PB_SUBMIT || cmd == PB_JOB || cmd == PB_JOBS ||
-           cmd == PB_WORKERS || cmd == PB_CANCEL || cmd == PB_RETRY;
+           cmd == PB_WORKERS || cmd == PB_CANCEL || cmd == PB_RETRY || cmd == PB_LOGS ||
+           cmd == PB_ROLES || cmd == PB_DRAIN_WORKER;
 }
 
 static void s_handle(coord_t *c, const rid_t *rid, zmq_msg_t *body)

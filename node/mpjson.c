@@ -76,3 +76,40 @@ void mpjson_expand(json_t *obj, const char *key)
     if (parsed)
         json_object_set_new(obj, key, parsed);
 }
+
+void mpjson_write(pb_buf_t *b, const json_t *v)
+{
+    const char *k;
+    json_t *e;
+    size_t i;
+    switch (json_typeof(v)) {
+    case JSON_OBJECT:
+        pb_w_map(b, (uint32_t) json_object_size(v));
+        json_object_foreach((json_t *) v, k, e) {
+            pb_w_cstr(b, k);
+            mpjson_write(b, e);
+        }
+        break;
+    case JSON_ARRAY:
+        pb_w_array(b, (uint32_t) json_array_size(v));
+        json_array_foreach(v, i, e)
+            mpjson_write(b, e);
+        break;
+    case JSON_STRING:
+        pb_w_str(b, json_string_value(v), json_string_length(v));
+        break;
+    case JSON_INTEGER:
+        pb_w_int(b, json_integer_value(v));
+        break;
+    case JSON_REAL:
+        msgpack_pack_double(&b->pk, json_real_value(v));
+        break;
+    case JSON_TRUE:
+    case JSON_FALSE:
+        pb_w_bool(b, json_is_true(v));
+        break;
+    default:
+        pb_w_nil(b);
+        break;
+    }
+}

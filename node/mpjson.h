@@ -1,4 +1,6 @@
-/*  node/mpjson.h — msgpack values from the coordinator as JSON (CLI output).
+/*  node/mpjson.h — msgpack values from the coordinator as JSON (CLI output),
+    and JSON as msgpack (the coordinator's REPLY bodies that share their
+    object with the HTTP API: LOGS, ROLES).
 
     Maps become objects (non-string keys are skipped), arrays arrays, str
     strings (bytes that are not UTF-8 become U+FFFD), bin strings likewise.
@@ -10,6 +12,7 @@
 
 #include <jansson.h>
 #include <msgpack.h>
+#include "mesh/proto.h"
 
 json_t *mpjson_from(const msgpack_object *o);
 /* Replace the string value of key in obj by the JSON it holds, if it holds
@@ -17,5 +20,9 @@ json_t *mpjson_from(const msgpack_object *o);
 void mpjson_expand(json_t *obj, const char *key);
 /* Decode bytes as a JSON string, repairing invalid UTF-8. */
 json_t *mpjson_string(const char *p, size_t len);
+/* Write v as one msgpack value: objects become maps with str keys, arrays
+   arrays, strings str, integers int, reals float, true/false/null bool and
+   nil. Depth is jansson's (the values are the coordinator's own). */
+void mpjson_write(pb_buf_t *b, const json_t *v);
 
 #endif

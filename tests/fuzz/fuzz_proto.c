@@ -38,6 +38,7 @@ static void s_encode(pb_buf_t *b, const pb_msg_t *m)
         pb_enc_submit(b, m->u.submit.req_id, m->u.submit.items, m->u.submit.n, m->u.submit.wait);
         break;
     case PB_JOB: case PB_JOBS: case PB_WORKERS: case PB_CANCEL: case PB_RETRY:
+    case PB_LOGS: case PB_DRAIN_WORKER: case PB_ROLES:
         pb_enc_query(b, m->cmd, &m->u.query);
         break;
     case PB_SUBMITTED:

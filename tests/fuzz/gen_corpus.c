@@ -104,6 +104,14 @@ int main(int argc, char **argv)
     s_emit(&b, "jobs");
     pb_enc_query(&b, PB_WORKERS, &q);
     s_emit(&b, "workers");
+    pb_query_t lq = { .req_id = 5, .job_id = pb_s("0000000000000001"), .offset = 10, .limit = 4096 };
+    pb_enc_query(&b, PB_LOGS, &lq);
+    s_emit(&b, "logs");
+    pb_query_t dq = { .req_id = 6, .worker_id = pb_s("w1"), .drain = true };
+    pb_enc_query(&b, PB_DRAIN_WORKER, &dq);
+    s_emit(&b, "drain_worker");
+    pb_enc_query(&b, PB_ROLES, &q);
+    s_emit(&b, "roles");
     pb_submitted_item_t sd[] = { { pb_s("0000000000000003"), { NULL, 0 } },
                                  { { NULL, 0 }, pb_s("unknown role 'nope'") } };
     pb_enc_submitted(&b, 9, sd, 2);

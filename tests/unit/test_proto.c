@@ -323,7 +323,7 @@ static void t_enc_submitted(pb_buf_t *b)
 
 static void t_enc_jobs(pb_buf_t *b)
 {
-    pb_query_t q = { 9, { NULL, 0 }, S("running"), S("build"), 50 };
+    pb_query_t q = { .req_id = 9, .state = S("running"), .role = S("build"), .limit = 50 };
     pb_enc_query(b, PB_JOBS, &q);
 }
 
@@ -356,7 +356,7 @@ static void t_enc_any(pb_buf_t *b, unsigned which)
 {
     pb_welcome_t w = { 1000, 3, S("0.1.0") };
     pb_lease_ref_t r = { S("j1"), 2 };
-    pb_query_t q = { 5, S("j1"), { NULL, 0 }, { NULL, 0 }, 0 };
+    pb_query_t q = { .req_id = 5, .job_id = S("j1") };
     switch (which % 13) {
     case 0:  t_enc_hello(b); break;
     case 1:  t_enc_log(b); break;
@@ -572,7 +572,7 @@ static void test_query_roundtrip(void **state)
     pb_buf_init(&b);
     pb_cmd_t cmds[] = { PB_JOB, PB_CANCEL, PB_RETRY };
     for (unsigned i = 0; i < 3; i++) {
-        pb_query_t q = { 1000 + i, S("j7"), { NULL, 0 }, { NULL, 0 }, 0 };
+        pb_query_t q = { .req_id = 1000 + i, .job_id = S("j7") };
         pb_buf_reset(&b);
         pb_enc_query(&b, cmds[i], &q);
         pb_msg_t *m = t_ok(&b, cmds[i]);
@@ -581,7 +581,7 @@ static void test_query_roundtrip(void **state)
         pb_msg_destroy(&m);
     }
 
-    pb_query_t w = { 12, { NULL, 0 }, { NULL, 0 }, { NULL, 0 }, 0 };
+    pb_query_t w = { .req_id = 12 };
     pb_buf_reset(&b);
     pb_enc_query(&b, PB_WORKERS, &w);
     pb_msg_t *m = t_ok(&b, PB_WORKERS);
@@ -591,6 +591,64 @@ static void test_query_roundtrip(void **state)
     pb_buf_reset(&b);
     pb_enc_query(&b, PB_PING, &w);          /* not a query: nothing written */
     assert_int_equal(pb_buf_size(&b), 0);
+    pb_buf_free(&b);
+}
+
+/* LOGS, DRAIN_WORKER and ROLES: the CLI's logs, drain and roles commands. */
+static void test_ops_roundtrip(void **state)
+{
+    (void) state;
+    pb_buf_t b;
+    pb_buf_init(&b);
+    pb_query_t q = { .req_id = 77, .job_id = S("0000000000000abc"),
+                     .offset = (1ULL << 40) + 5, .limit = 65536 };
+    pb_enc_query(&b, PB_LOGS, &q);
+    pb_msg_t *m = t_ok(&b, PB_LOGS);
+    assert_true(m->u.query.req_id == 77);
+    t_str(m->u.query.job_id, "0000000000000abc");
+    assert_true(m->u.query.offset == (1ULL << 40) + 5);
+    assert_int_equal(m->u.query.limit, 65536);
+    pb_msg_destroy(&m);
+
+    for (int drain = 0; drain <= 1; drain++) {
+        pb_query_t d = { .req_id = 78, .worker_id = S("w-1.a_b"), .drain = drain };
+        pb_buf_reset(&b);
+        pb_enc_query(&b, PB_DRAIN_WORKER, &d);
+        m = t_ok(&b, PB_DRAIN_WORKER);
+        assert_true(m->u.query.req_id == 78);
+        t_str(m->u.query.worker_id, "w-1.a_b");
+        assert_int_equal(m->u.query.drain, drain);
+        pb_msg_destroy(&m);
+    }
+
+    pb_query_t r = { .req_id = 79 };
+    pb_buf_reset(&b);
+    pb_enc_query(&b, PB_ROLES, &r);
+    m = t_ok(&b, PB_ROLES);
+    assert_true(m->u.query.req_id == 79);
+    pb_msg_destroy(&m);
+
+    /* LOGS without its limit, and with a negative offset: malformed */
+    pb_buf_reset(&b);
+    pb_w_begin(&b, PB_LOGS, 3);
+    pb_w_uint(&b, 1);
+    pb_w_cstr(&b, "j");
+    pb_w_uint(&b, 0);
+    t_bad(&b, PB_E_MALFORMED, NULL);
+    pb_buf_reset(&b);
+    pb_w_begin(&b, PB_LOGS, 4);
+    pb_w_uint(&b, 1);
+    pb_w_cstr(&b, "j");
+    pb_w_int(&b, -1);
+    pb_w_uint(&b, 10);
+    t_bad(&b, PB_E_MALFORMED, "offset");
+    /* DRAIN_WORKER whose drain is not a bool */
+    pb_buf_reset(&b);
+    pb_w_begin(&b, PB_DRAIN_WORKER, 3);
+    pb_w_uint(&b, 1);
+    pb_w_cstr(&b, "w");
+    pb_w_uint(&b, 1);
+    t_bad(&b, PB_E_MALFORMED, "drain");
     pb_buf_free(&b);
 }
 
@@ -608,7 +666,7 @@ static void test_jobs_filter(void **state)
     pb_msg_destroy(&m);
 
     /* no filter: the map is empty and every filter reads as absent */
-    pb_query_t none = { 10, { NULL, 0 }, { NULL, 0 }, { NULL, 0 }, 0 };
+    pb_query_t none = { .req_id = 10 };
     pb_buf_reset(&b);
     pb_enc_query(&b, PB_JOBS, &none);
     m = t_ok(&b, PB_JOBS);
@@ -852,6 +910,12 @@ static const t_field_t t_submit_item[] = {
 static const t_field_t t_job[] = { { "req_id", T_U64 }, { "job_id", T_STR } };
 static const t_field_t t_jobs[] = { { "req_id", T_U64 }, { "filter", T_MAP } };
 static const t_field_t t_workers[] = { { "req_id", T_U64 } };
+static const t_field_t t_logs[] = {
+    { "req_id", T_U64 }, { "job_id", T_STR }, { "offset", T_U64 }, { "limit", T_U32 },
+};
+static const t_field_t t_drain_worker[] = {
+    { "req_id", T_U64 }, { "worker_id", T_STR }, { "drain", T_BOOL },
+};
 static const t_field_t t_submitted[] = { { "req_id", T_U64 }, { "items", T_ARR } };
 static const t_field_t t_submitted_item[] = { { "job_id", T_NSTR }, { "error", T_NSTR } };
 static const t_field_t t_reply[] = { { "req_id", T_U64 }, { "body", T_ANY } };
@@ -872,6 +936,9 @@ static const t_spec_t t_specs[] = {
     { PB_WORKERS, t_workers, T_N(t_workers), -1, NULL, 0 },
     { PB_CANCEL, t_job, T_N(t_job), -1, NULL, 0 },
     { PB_RETRY, t_job, T_N(t_job), -1, NULL, 0 },
+    { PB_LOGS, t_logs, T_N(t_logs), -1, NULL, 0 },
+    { PB_DRAIN_WORKER, t_drain_worker, T_N(t_drain_worker), -1, NULL, 0 },
+    { PB_ROLES, t_workers, T_N(t_workers), -1, NULL, 0 },
     { PB_SUBMITTED, t_submitted, T_N(t_submitted), 1, t_submitted_item, T_N(t_submitted_item) },
     { PB_REPLY, t_reply, T_N(t_reply), -1, NULL, 0 },
     { PB_RESULT, t_result, T_N(t_result), -1, NULL, 0 },
@@ -1316,7 +1383,8 @@ static void test_cmd_names(void **state)
     (void) state;
     static const char *names[] = {
         "HELLO", "PING", "LOG", "DONE", "DRAIN", "BYE", "WELCOME", "PONG", "ASSIGN",
-        "REVOKE", "SUBMIT", "JOB", "JOBS", "WORKERS", "CANCEL", "RETRY", "API", "SUBMITTED", "REPLY",
+        "REVOKE", "SUBMIT", "JOB", "JOBS", "WORKERS", "CANCEL", "RETRY", "LOGS", "DRAIN_WORKER",
+        "ROLES", "API", "SUBMITTED", "REPLY",
         "RESULT", "ERROR", "ENROLL", "ENROLLED",
     };
     assert_int_equal(T_N(names), PB_CMD_COUNT - 1);
@@ -1475,8 +1543,9 @@ static unsigned t_touch(const pb_msg_t *m)
     case PB_LOG:     return t_sum(m->u.log.job_id) + t_sum(m->u.log.data);
     case PB_WELCOME: return t_sum(m->u.welcome.version);
     case PB_REVOKE:  return t_sum(m->u.revoke.job_id);
-    case PB_JOB: case PB_CANCEL: case PB_RETRY: case PB_JOBS:
-        return t_sum(m->u.query.job_id) + t_sum(m->u.query.state) + t_sum(m->u.query.role);
+    case PB_JOB: case PB_CANCEL: case PB_RETRY: case PB_JOBS: case PB_LOGS: case PB_DRAIN_WORKER:
+        return t_sum(m->u.query.job_id) + t_sum(m->u.query.state) + t_sum(m->u.query.role) +
+               t_sum(m->u.query.worker_id);
     case PB_REPLY: case PB_RESULT: return t_sum_obj(m->u.reply.body);
     case PB_ERROR:   return t_sum(m->u.error.code) + t_sum(m->u.error.message);
     case PB_ENROLL:  return t_sum(m->u.enroll.kind) + t_sum(m->u.enroll.public_key) +
@@ -1567,6 +1636,7 @@ int main(void)
         cmocka_unit_test(test_assign_roundtrip),
         cmocka_unit_test(test_submit_roundtrip),
         cmocka_unit_test(test_query_roundtrip),
+        cmocka_unit_test(test_ops_roundtrip),
         cmocka_unit_test(test_jobs_filter),
         cmocka_unit_test(test_submitted_roundtrip),
         cmocka_unit_test(test_reply_result_roundtrip),
