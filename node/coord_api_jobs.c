@@ -198,7 +198,7 @@ void coord_api_job_logs(coord_t *c, const rid_t *rid, uint64_t req_id, json_t *b
     size_t len = 0;
     if (from < end && store_read_log_range(c->store, lg.id, from - lg.dropped, (size_t) limit,
                                            &data, &len, err, sizeof err) != 0) {
-        log_msg(LL_WARN, "coordinator", "store: job %s: %s", id, err);
+        log_job(LL_WARN, "coordinator", id, NULL, "store: job %s: %s", id, err);
         coord_api_error(c, rid, req_id, "unavailable", "the job's output cannot be read now");
         return;
     }
