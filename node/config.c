@@ -3,10 +3,13 @@
     One table lists every flag: its name, which modes take it, its type, its
     default and its help line. Usage text, environment lookup and parsing are
     all driven by that table, so --help cannot drift from what is parsed.
+    A config file's values go through the same parser as flags (s_apply);
+    every value records where it came from.
 */
 #include "node/config.h"
 
 #include <ctype.h>
+#include <jansson.h>
 #include <errno.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -97,8 +100,15 @@ static const flag_t s_flags[] = {
     { "follow", M_LOGS | M_ARGV_ONLY, T_BOOL, O(follow), "false", "-f: print output as it comes until the job ends; exit 0 only if it succeeded" },
     { "resume", M_DRN | M_ARGV_ONLY, T_BOOL, O(resume), "false", "let the drained worker take jobs again" },
     { "log-level", M_NODE, T_STR, O(log_level), "info", "debug, info, warn or error" },
+    /* config file and log format (issue 7) */
+    { "config", M_NODE, T_STR, O(config_file), NULL, "JSON file of flag names and values {\"slots\": 8, ...}; the environment and the command line override it" },
+    { "log-format", M_NODE, T_STR, O(log_format), "text", "text, or json: one JSON object a line (time, level, component, message, job_id, worker_id)" },
 };
 #define NFLAGS (sizeof s_flags / sizeof s_flags[0])
+_Static_assert(NFLAGS <= CONFIG_MAX_FLAGS, "raise CONFIG_MAX_FLAGS");
+
+/* Flags whose values `config` masks: secrets, not paths to them. */
+static const char *s_secret[] = { "join" };
 
 static const char *s_mode_names[MODE_COUNT] = {
     "", "coordinator", "worker", "submit", "job", "jobs", "workers", "cancel", "retry",
@@ -198,6 +208,17 @@ static int s_set(config_t *cfg, const flag_t *f, const char *text, char *err, si
     return -1;
 }
 
+/* s_set, and remember the text and where it came from. */
+static int s_apply(config_t *cfg, const flag_t *f, const char *text, config_src_t src,
+                   char *err, size_t errlen)
+{
+    if (s_set(cfg, f, text, err, errlen) != 0)
+        return -1;
+    cfg->text[f - s_flags] = text;
+    cfg->source[f - s_flags] = (unsigned char) src;
+    return 0;
+}
+
 static void s_env_name(const flag_t *f, char *out, size_t len)
 {
     size_t i = (size_t) snprintf(out, len, "POPEBOT_");
@@ -217,6 +238,103 @@ static bool s_on_command_line(const flag_t *f, int argc, char **argv)
     return false;
 }
 
+static const flag_t *s_find(node_mode_t mode, const char *name, size_t len);
+
+/* ---- config file ------------------------------------------------------------- */
+
+/* The --config argument, else POPEBOT_CONFIG, else NULL. */
+static const char *s_config_path(int argc, char **argv)
+{
+    const char *path = getenv("POPEBOT_CONFIG");
+    for (int i = 1; i < argc; i++) {
+        if (strncmp(argv[i], "--config=", 9) == 0)
+            path = argv[i] + 9;
+        else if (strcmp(argv[i], "--config") == 0 && i + 1 < argc)
+            path = argv[++i];
+    }
+    return path && *path ? path : NULL;
+}
+
+/* One file value as the text a flag would carry: strings as they are,
+   numbers in decimal, true/false; anything else is refused. */
+static json_t *s_file_text(const json_t *v)
+{
+    char buf[64];
+    if (json_is_string(v))
+        return json_string(json_string_value(v));
+    if (json_is_integer(v))
+        snprintf(buf, sizeof buf, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+    else if (json_is_real(v))
+        snprintf(buf, sizeof buf, "%.17g", json_real_value(v));
+    else if (json_is_boolean(v))
+        snprintf(buf, sizeof buf, "%s", json_is_true(v) ? "true" : "false");
+    else
+        return NULL;
+    return json_string(buf);
+}
+
+/* Check every key of the loaded object and keep its value as text. */
+static int s_file_keys(config_t *cfg, json_t *doc, json_t *out, char *err, size_t errlen)
+{
+    const char *key;
+    json_t *v;
+    json_object_foreach(doc, key, v) {
+        const flag_t *f = s_find(cfg->mode, key, strlen(key));
+        const char *why = !f ? (cfg->mode == MODE_WORKER ? "unknown key (not a worker flag)"
+                                                         : "unknown key (not a coordinator flag)")
+                        : (f->modes & M_ARGV_ONLY) ? "command line only"
+                        : strcmp(key, "config") == 0 ? "a config file cannot name another" : NULL;
+        json_t *text = why ? NULL : s_file_text(v);
+        if (!why && !text)
+            why = "expected a string, number or true/false";
+        if (why || json_object_set_new(out, key, text) != 0) {
+            snprintf(err, errlen, "config file %.200s: key '%.40s': %s", cfg->config_file, key,
+                     why ? why : "out of memory");
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int s_load_file(config_t *cfg, int argc, char **argv, char *err, size_t errlen)
+{
+    if (cfg->mode != MODE_COORDINATOR && cfg->mode != MODE_WORKER)
+        return 0;
+    cfg->config_file = s_config_path(argc, argv);
+    if (!cfg->config_file)
+        return 0;
+    json_error_t jerr;
+    json_t *doc = json_load_file(cfg->config_file, JSON_REJECT_DUPLICATES, &jerr);
+    if (!doc) {
+        snprintf(err, errlen, "config file %.200s: line %d: %.100s", cfg->config_file,
+                 jerr.line, jerr.text);
+        return -1;
+    }
+    json_t *out = json_object();
+    int rc = -1;
+    if (!json_is_object(doc))
+        snprintf(err, errlen, "config file %.200s: expected a JSON object of flag names and values",
+                 cfg->config_file);
+    else if (!out)
+        snprintf(err, errlen, "out of memory");
+    else
+        rc = s_file_keys(cfg, doc, out, err, errlen);
+    json_decref(doc);
+    if (rc != 0)
+        json_decref(out);
+    else
+        cfg->file_values = out;
+    return rc;
+}
+
+void config_free(config_t *cfg)
+{
+    json_decref(cfg->file_values);
+    cfg->file_values = NULL;
+}
+
+/* ---- defaults and environment ------------------------------------------------ */
+
 static int s_defaults_and_env(config_t *cfg, int argc, char **argv, char *err, size_t errlen)
 {
     for (size_t i = 0; i < NFLAGS; i++) {
@@ -227,9 +345,15 @@ static int s_defaults_and_env(config_t *cfg, int argc, char **argv, char *err, s
         s_env_name(f, env, sizeof env);
         const char *v = s_on_command_line(f, argc, argv) || (f->modes & M_ARGV_ONLY)
                             ? NULL : getenv(env);
-        if (f->def && s_set(cfg, f, f->def, err, errlen) != 0)
+        json_t *fv = cfg->file_values ? json_object_get(cfg->file_values, f->name) : NULL;
+        if (f->def && s_apply(cfg, f, f->def, SRC_DEFAULT, err, errlen) != 0)
             return -1;
-        if (v && s_set(cfg, f, v, err, errlen) != 0) {
+        if (fv && s_apply(cfg, f, json_string_value(fv), SRC_FILE, err, errlen) != 0) {
+            size_t n = strlen(err);
+            snprintf(err + n, errlen - n, " (from config file %s)", cfg->config_file);
+            return -1;
+        }
+        if (v && s_apply(cfg, f, v, SRC_ENV, err, errlen) != 0) {
             size_t n = strlen(err);
             snprintf(err + n, errlen - n, " (from %s)", env);
             return -1;
@@ -261,7 +385,10 @@ static node_mode_t s_subcommand(const char *word)
 static int s_mode(config_t *cfg, int argc, char **argv, char *err, size_t errlen)
 {
     const char *role = getenv("POPEBOT_ROLE");
-    if (argc > 1 && argv[1][0] != '-') {
+    if (argc > 1 && strcmp(argv[1], "config") == 0) {
+        cfg->show_config = true;     /* then the role's flags, coordinator by default */
+        role = role ? role : "coordinator";
+    } else if (argc > 1 && argv[1][0] != '-') {
         cfg->mode = s_subcommand(argv[1]);
         if (cfg->mode == MODE_NONE) {
             snprintf(err, errlen, "unknown command '%.40s'", argv[1]);
@@ -295,6 +422,10 @@ static int s_flag(config_t *cfg, int argc, char **argv, int *i, char *err, size_
         *(len == 4 ? &cfg->help : &cfg->version) = true;
         return 0;
     }
+    if (cfg->show_config && len == 4 && strncmp(arg, "json", 4) == 0) {
+        cfg->json = !eq || strcmp(eq + 1, "true") == 0 || strcmp(eq + 1, "1") == 0;
+        return 0;
+    }
     if (len == 4 && strncmp(arg, "role", 4) == 0 && cfg->mode <= MODE_WORKER) {
         *i += eq ? 0 : 1; /* taken by s_mode */
         return 0;
@@ -314,7 +445,7 @@ static int s_flag(config_t *cfg, int argc, char **argv, int *i, char *err, size_
         snprintf(err, errlen, "--%s needs a value", f->name);
         return -1;
     }
-    return s_set(cfg, f, val, err, errlen);
+    return s_apply(cfg, f, val, SRC_FLAG, err, errlen);
 }
 
 static int s_positional(config_t *cfg, const char *word, char *err, size_t errlen)
@@ -370,6 +501,9 @@ static int s_check(const config_t *cfg, char *err, size_t errlen)
     else if (cfg->mode == MODE_COORDINATOR && strcmp(cfg->durability, "sync") != 0 &&
              strcmp(cfg->durability, "none") != 0)
         snprintf(err, errlen, "--durability: bad value '%.40s' (expected sync or none)", cfg->durability);
+    else if (cfg->mode <= MODE_WORKER && strcmp(cfg->log_format, "text") != 0 &&
+             strcmp(cfg->log_format, "json") != 0)
+        snprintf(err, errlen, "--log-format: bad value '%.40s' (expected text or json)", cfg->log_format);
     else if (cfg->mode <= MODE_WORKER && cfg->max_message < 65536)
         snprintf(err, errlen, "--max-message: must be at least 65536 bytes");
     else if (cfg->mode == MODE_WORKER && (cfg->slots < 1 || cfg->slots > 100000))
@@ -385,9 +519,10 @@ static int s_check(const config_t *cfg, char *err, size_t errlen)
 int config_parse(config_t *cfg, int argc, char **argv, char *err, size_t errlen)
 {
     memset(cfg, 0, sizeof *cfg);
-    if (s_mode(cfg, argc, argv, err, errlen) != 0 || s_defaults_and_env(cfg, argc, argv, err, errlen) != 0)
+    if (s_mode(cfg, argc, argv, err, errlen) != 0 || s_load_file(cfg, argc, argv, err, errlen) != 0 ||
+        s_defaults_and_env(cfg, argc, argv, err, errlen) != 0)
         return -1;
-    int first = cfg->mode >= MODE_SUBMIT ? 2 : 1;
+    int first = cfg->mode >= MODE_SUBMIT || cfg->show_config ? 2 : 1;
     for (int i = first; i < argc; i++) {
         int rc = strncmp(argv[i], "--", 2) == 0 && argv[i][2]
                      ? s_flag(cfg, argc, argv, &i, err, errlen)
@@ -396,6 +531,25 @@ int config_parse(config_t *cfg, int argc, char **argv, char *err, size_t errlen)
             return -1;
     }
     return s_check(cfg, err, errlen);
+}
+
+bool config_entry(const config_t *cfg, size_t *pos, config_entry_t *out)
+{
+    static const char *names[] = { "default", "file", "env", "flag" };
+    for (; *pos < NFLAGS; ++*pos) {
+        const flag_t *f = &s_flags[*pos];
+        if (!(f->modes & (1u << cfg->mode)))
+            continue;
+        out->name = f->name;
+        out->value = cfg->text[*pos];
+        out->source = names[cfg->source[*pos] < 4 ? cfg->source[*pos] : 0];
+        out->secret = false;
+        for (size_t k = 0; k < sizeof s_secret / sizeof s_secret[0]; k++)
+            out->secret |= strcmp(f->name, s_secret[k]) == 0;
+        ++*pos;
+        return true;
+    }
+    return false;
 }
 
 /* ---- usage ------------------------------------------------------------------ */
@@ -444,7 +598,10 @@ void config_usage(FILE *out, node_mode_t mode)
     if (mode == MODE_NONE) {
         fprintf(out, "\nRun `popebot-node --role=coordinator --help`, `--role=worker --help` or\n"
                      "`popebot-node COMMAND --help` for the flags of each. Every flag can also be\n"
-                     "set as POPEBOT_<NAME>; the command line wins.\n"
+                     "set as POPEBOT_<NAME>, and the node roles read a JSON config file\n"
+                     "(--config=FILE); the command line wins over the environment, which\n"
+                     "wins over the file. `popebot-node config [--role=R] [--config=FILE] [--json]`\n"
+                     "prints a role's effective flags and where each came from.\n"
                      "  --help                 show this text\n"
                      "  --version              print the version\n");
         return;

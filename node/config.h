@@ -5,6 +5,11 @@
     over the environment, which wins over the default. Flags belong to modes
     (coordinator, worker, client subcommands); a flag outside its mode is an
     unknown flag. Durations take a unit (500ms, 10s, 2m, 1h).
+
+    The node roles also read an optional config file (--config=FILE or
+    POPEBOT_CONFIG): a JSON object of flag names and values. Precedence:
+    command line > environment > config file > default. Each flag's source
+    and text are kept for `popebot-node config` (config_show.c).
 */
 #ifndef POPEBOT_NODE_CONFIG_H
 #define POPEBOT_NODE_CONFIG_H
@@ -23,6 +28,10 @@ typedef enum {
     MODE_JOINTOKEN,           /* local too: join tokens in DIR/auth */
     MODE_COUNT
 } node_mode_t;
+
+#define CONFIG_MAX_FLAGS 96   /* entries of the flag table, at most */
+
+typedef enum { SRC_DEFAULT, SRC_FILE, SRC_ENV, SRC_FLAG } config_src_t;
 
 typedef struct {
     node_mode_t mode;
@@ -67,11 +76,28 @@ typedef struct {
     const char *arg2;         /* a second one (keys revoke ID) */
     bool follow;              /* logs -f: until the job ends */
     bool resume;              /* drain --resume: take jobs again */
+    /* config file, log format and `popebot-node config` */
+    const char *config_file;  /* --config / POPEBOT_CONFIG, or NULL */
+    const char *log_format;   /* text or json */
+    bool show_config;         /* `config`: print the role's effective flags, do not run */
+    void *file_values;        /* owned (config_free): the file's values as text */
+    unsigned char source[CONFIG_MAX_FLAGS];   /* config_src_t of each flag */
+    const char *text[CONFIG_MAX_FLAGS];       /* the text each flag was set from */
 } config_t;
+
+/* One flag of a mode as `config` shows it. value is NULL when unset. */
+typedef struct {
+    const char *name, *value, *source;
+    bool secret;              /* value must be masked when printed */
+} config_entry_t;
 
 /* Parse argv and the environment. Returns 0, or -1 with a one-line reason
    in err (the caller prints it with the usage and exits 2). */
 int config_parse(config_t *cfg, int argc, char **argv, char *err, size_t errlen);
+/* Frees what config_parse allocated (the config file's values); safe twice. */
+void config_free(config_t *cfg);
+/* The next flag of cfg's mode from *pos (start at 0); false past the last. */
+bool config_entry(const config_t *cfg, size_t *pos, config_entry_t *out);
 void config_usage(FILE *out, node_mode_t mode);
 const char *config_mode_name(node_mode_t mode);
 

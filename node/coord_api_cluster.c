@@ -355,7 +355,7 @@ void coord_api_cluster_create(coord_t *c, const rid_t *rid, uint64_t req_id, jso
         coord_api_error(c, rid, req_id, "unavailable", "the worker's token cannot be made now");
         return;
     }
-    log_msg(LL_INFO, "coordinator", "worker %s (%s) registered over the API", p->id, p->name);
+    log_job(LL_INFO, "coordinator", NULL, p->id, "worker %s (%s) registered over the API", p->id, p->name);
     json_t *o = s_reg_json(p);
     json_object_set_new(o, "token", json_string(token));
     sodium_memzero(token, sizeof token);
@@ -394,8 +394,9 @@ int coord_peer_changed(coord_t *c, peer_t *p, const char *how)
         peer_set_live(p);
     coord_save_peer(c, p);
     c->dispatch_needed = true;
-    log_msg(LL_INFO, "coordinator", "worker %s (%s) changed over %s: %s, %zu role(s), "
-            "%u slot(s)", p->id, p->name, how, peer_state_name(p->state), p->nroles, p->slots);
+    log_job(LL_INFO, "coordinator", NULL, p->id, "worker %s (%s) changed over %s: %s, %zu "
+            "role(s), %u slot(s)", p->id, p->name, how, peer_state_name(p->state), p->nroles,
+            p->slots);
     return 0;
 }
 

@@ -195,7 +195,7 @@ json_t *coord_job_logs(coord_t *c, const char *id, uint64_t offset, size_t limit
     size_t len = 0;
     if (from < end && store_read_log_range(c->store, lg.id, from - lg.dropped, limit,
                                            &data, &len, err, sizeof err) != 0) {
-        log_msg(LL_WARN, "coordinator", "store: job %s: %s", id, err);
+        log_job(LL_WARN, "coordinator", id, NULL, "store: job %s: %s", id, err);
         fail->code = "unavailable";
         snprintf(fail->message, sizeof fail->message, "the job's output cannot be read now");
         return NULL;

@@ -49,7 +49,7 @@ static void s_seen(coord_t *c, peer_t *p)
     if (was != p->state) {
         coord_save_peer(c, p);
         c->dispatch_needed = true;
-        log_msg(LL_INFO, "coordinator", "worker %s (%s) %s over HTTP: %zu role(s), %u slot(s)",
+        log_job(LL_INFO, "coordinator", NULL, p->id, "worker %s (%s) %s over HTTP: %zu role(s), %u slot(s)",
                 p->id, p->name, peer_state_name(p->state), p->nroles, p->slots);
     }
 }
@@ -302,7 +302,7 @@ static void s_report_status(coord_t *c, const rid_t *rid, uint64_t req_id, peer_
     if (was != p->state) {
         coord_save_peer(c, p);
         c->dispatch_needed = true;
-        log_msg(LL_INFO, "coordinator", "worker %s (%s) %s (its own status report)", p->id,
+        log_job(LL_INFO, "coordinator", NULL, p->id, "worker %s (%s) %s (its own status report)", p->id,
                 p->name, peer_state_name(p->state));
     }
     coord_api_reply(c, rid, req_id, json_pack("{s:b,s:s}", "ok", 1, "state",
@@ -431,7 +431,7 @@ void coord_polls_hand(coord_t *c, peer_t *p, job_t **jobs, size_t n)
                                               c->api }, q->req_id, "unavailable",
                                 "coordinator out of memory");
         } else {
-            log_msg(LL_DEBUG, "coordinator", "job %s attempt %u to HTTP worker %s",
+            log_job(LL_DEBUG, "coordinator", jobs[i]->idstr, p->id, "job %s attempt %u to HTTP worker %s",
                     jobs[i]->idstr, jobs[i]->attempts, p->id);
             jobs[i]->touched_ms = clock_mono_ms();
             coord_api_reply(c, &(rid_t) { zframe_data(q->rid), zframe_size(q->rid), NULL, c->api },
@@ -473,7 +473,7 @@ static void s_expire_leases(coord_t *c, int64_t now_mono)
                 i++;
                 continue;
             }
-            log_msg(LL_WARN, "coordinator", "job %s: HTTP worker %s has not reported on it for "
+            log_job(LL_WARN, "coordinator", job->idstr, p->id, "job %s: HTTP worker %s has not reported on it for "
                     "%u ms; requeued", job->idstr, p->id, c->opts->http_worker_timeout_ms);
             coord_lease_lost(c, job, "its HTTP worker stopped reporting on it");
         }

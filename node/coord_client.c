@@ -356,7 +356,8 @@ static void s_cancel(coord_t *c, const rid_t *rid, const pb_query_t *q)
         s_error(c, rid, q->req_id, "conflict", text);
         return;
     }
-    log_msg(LL_INFO, "coordinator", "job %s: cancel requested (%s)", job->idstr,
+    log_job(LL_INFO, "coordinator", job->idstr, job->worker ? job->worker->id : NULL,
+            "job %s: cancel requested (%s)", job->idstr,
             job_state_name(job->state));
     bool http = job->state == JOB_RUNNING && !job->worker->routing_id &&
                 (job->worker->http_live || strcmp(peer_kind(job->worker), "http") == 0);
@@ -418,7 +419,7 @@ static void s_retry(coord_t *c, const rid_t *rid, const pb_query_t *q)
     }
     coord_save_job(c, job);
     c->dispatch_needed = true;
-    log_msg(LL_INFO, "coordinator", "job %s: retried by hand after %u attempt(s)", job->idstr,
+    log_job(LL_INFO, "coordinator", job->idstr, NULL, "job %s: retried by hand after %u attempt(s)", job->idstr,
             job->attempts);
     s_reply_job(c, rid, q->req_id, job);
 }

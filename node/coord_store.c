@@ -147,7 +147,7 @@ void coord_encode_with_log(coord_t *c, pb_buf_t *out, const job_t *job)
     size_t len = 0;
     if (job->log_seq > 0 && store_read_log(c->store, job->id, JOB_LOG_SHOWN, &tail, &len,
                                             err, sizeof err) != 0)
-        log_msg(LL_WARN, "coordinator", "store: job %s: %s", job->idstr, err);
+        log_job(LL_WARN, "coordinator", job->idstr, NULL, "store: job %s: %s", job->idstr, err);
     uint64_t hidden = job->log_dropped + (job->log_stored > len ? job->log_stored - len : 0);
     if (hidden)
         snprintf(marker, sizeof marker, "[popebot: %llu earlier bytes of output not shown]\n",

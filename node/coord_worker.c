@@ -64,7 +64,8 @@ void coord_job_ended(coord_t *c, job_t *job)
 {
     c->stats.finished++;
     metrics_ended(&c->metrics, job);
-    log_msg(LL_DEBUG, "coordinator", "job %s: %s after %u attempt(s)", job->idstr,
+    log_job(LL_DEBUG, "coordinator", job->idstr, job->worker ? job->worker->id : job->last_worker,
+            "job %s: %s after %u attempt(s)", job->idstr,
             job_state_name(job->state), job->attempts);
     coord_save_job(c, job);
     s_notify_waiters(c, job);
@@ -124,19 +125,21 @@ static void s_lease_lost(coord_t *c, job_t *job, const char *why)
     if (!coord_attempts_left(job)) {
         snprintf(error, sizeof error, "worker %s %s; all %u attempts spent", worker, why,
                  job->role->max_attempts);
-        log_msg(LL_WARN, "coordinator", "job %s attempt %u: %s -> dead", job->idstr,
+        log_job(LL_WARN, "coordinator", job->idstr, worker, "job %s attempt %u: %s -> dead",
+                job->idstr,
                 job->attempts, error);
         s_end(c, job, JOB_DEAD, error);
         return;
     }
-    log_msg(LL_INFO, "coordinator", "job %s attempt %u: worker %s %s; requeued", job->idstr,
+    log_job(LL_INFO, "coordinator", job->idstr, worker, "job %s attempt %u: worker %s %s; requeued",
+            job->idstr,
             job->attempts, worker, why);
     s_requeue(c, job);
 }
 
 void coord_peer_down(coord_t *c, peer_t *p, const char *why)
 {
-    log_msg(LL_WARN, "coordinator", "worker %s (%s) offline: %s; %zu lease(s) to requeue",
+    log_job(LL_WARN, "coordinator", NULL, p->id, "worker %s (%s) offline: %s; %zu lease(s) to requeue",
             p->id, p->name, why, p->nleases);
     s_unbind(c, p);
     p->state = PEER_OFFLINE;
@@ -152,7 +155,7 @@ void coord_peer_down(coord_t *c, peer_t *p, const char *why)
    ERROR code/message, which ends its session. */
 void coord_peer_evict(coord_t *c, peer_t *p, const char *code, const char *message)
 {
-    log_msg(LL_WARN, "coordinator", "worker %s (%s) %s; %zu lease(s) to requeue", p->id,
+    log_job(LL_WARN, "coordinator", NULL, p->id, "worker %s (%s) %s; %zu lease(s) to requeue", p->id,
             p->name, code, p->nleases);
     while (p->nleases > 0) {
         job_t *job = p->leases[0];
@@ -365,7 +368,7 @@ static void s_hello(coord_t *c, const rid_t *rid, const pb_hello_t *h)
     s_welcome(c, rid);
     s_reconcile(c, rid, p, h);
     c->dispatch_needed = true;
-    log_msg(LL_INFO, "coordinator", "worker %s (%s) %s from %s: %zu role(s), %u slot(s), "
+    log_job(LL_INFO, "coordinator", NULL, p->id, "worker %s (%s) %s from %s: %zu role(s), %u slot(s), "
             "%zu lease(s) kept", p->id, p->name, peer_state_name(p->state), p->address,
             p->nroles, p->slots, p->nleases);
 }
@@ -378,7 +381,10 @@ static job_t *s_current(coord_t *c, peer_t *p, pb_str_t job_id, uint32_t attempt
     if (job && job->worker == p && job->attempts == attempt && job->state == JOB_RUNNING)
         return job;
     c->stats.stale_reports++;
-    log_msg(LL_DEBUG, "coordinator", "stale report from %s: job %.*s attempt %u (%s)", p->id,
+    char jid[48];
+    snprintf(jid, sizeof jid, "%.*s", (int) (job_id.len > 40 ? 40 : job_id.len),
+             job_id.ptr ? job_id.ptr : "");
+    log_job(LL_DEBUG, "coordinator", jid, p->id, "stale report from %s: job %.*s attempt %u (%s)", p->id,
             (int) (job_id.len > 40 ? 40 : job_id.len), job_id.ptr, attempt,
             !job ? "unknown job" : job->worker != p ? "not its lease"
             : job->attempts != attempt ? "not the current attempt" : "job not running");
@@ -422,7 +428,8 @@ static void s_retry_later(coord_t *c, job_t *job, job_state_t how, const pb_done
     job->exit_code = d->exit_code;
     job->state = JOB_SCHEDULED;
     job->run_at_ms = clock_wall_ms() + delay;
-    log_msg(LL_INFO, "coordinator", "job %s attempt %u %s (%s); retry in %u ms", job->idstr,
+    log_job(LL_INFO, "coordinator", job->idstr, job->last_worker,
+            "job %s attempt %u %s (%s); retry in %u ms", job->idstr,
             job->attempts, job_state_name(how), error ? error : "", delay);
     if (later_push(&c->later, job) != 0) {
         s_end(c, job, JOB_FAILED, "coordinator out of memory while scheduling a retry");
@@ -512,7 +519,7 @@ void coord_worker_msg(coord_t *c, const rid_t *rid, pb_msg_t *msg)
         p->self_drain = true;
         peer_set_live(p);
         coord_save_peer(c, p);
-        log_msg(LL_INFO, "coordinator", "worker %s (%s) draining", p->id, p->name);
+        log_job(LL_INFO, "coordinator", NULL, p->id, "worker %s (%s) draining", p->id, p->name);
         break;
     default: /* PB_BYE */
         coord_peer_down(c, p, "said goodbye");

@@ -11,6 +11,7 @@
 #include "node/allowcmd.h"
 #include "node/cli.h"
 #include "node/config.h"
+#include "node/config_show.h"
 #include "node/coordinator.h"
 #include "node/enroll.h"
 #include "node/jointoken_cli.h"
@@ -178,39 +179,57 @@ static int s_worker(const config_t *cfg, int sigfd, int argc, char **argv)
     return rc;
 }
 
-int main(int argc, char **argv)
+static int s_run_mode(const config_t *cfg, int argc, char **argv)
 {
-    config_t cfg;
-    char err[256];
-    if (config_parse(&cfg, argc, argv, err, sizeof err) != 0)
-        return s_usage_error(&cfg, err);
-    if (cfg.version) {
-        printf("popebot-node %s (protocol 1)\n", POPEBOT_VERSION);
-        return 0;
-    }
-    if (cfg.help) {
-        config_usage(stdout, cfg.mode);
-        return 0;
-    }
-    log_level_t level = LL_INFO;
-    if (cfg.log_level && log_level_parse(cfg.log_level, &level) != 0)
-        return s_usage_error(&cfg, "--log-level: expected debug, info, warn or error");
-    log_set_level(level);
-    setvbuf(stderr, NULL, _IONBF, 0);
-    if (cfg.mode == MODE_KEYS)
-        return keys_cli_run(&cfg);
-    if (cfg.mode == MODE_PASSWD)
-        return passwd_cli_run(&cfg);
-    if (cfg.mode == MODE_JOINTOKEN)
-        return jointoken_cli_run(&cfg);
-    if (cfg.mode >= MODE_SUBMIT)
-        return cli_run(&cfg);
+    if (cfg->mode == MODE_KEYS)
+        return keys_cli_run(cfg);
+    if (cfg->mode == MODE_PASSWD)
+        return passwd_cli_run(cfg);
+    if (cfg->mode == MODE_JOINTOKEN)
+        return jointoken_cli_run(cfg);
+    if (cfg->mode >= MODE_SUBMIT)
+        return cli_run(cfg);
     int sigfd = s_signalfd();
     if (sigfd < 0) {
         perror("popebot-node: signalfd");
         return 1;
     }
-    int rc = cfg.mode == MODE_COORDINATOR ? s_coordinator(&cfg, sigfd) : s_worker(&cfg, sigfd, argc, argv);
+    int rc = cfg->mode == MODE_COORDINATOR ? s_coordinator(cfg, sigfd) : s_worker(cfg, sigfd, argc, argv);
     close(sigfd);
+    return rc;
+}
+
+/* Runs the parsed configuration; main owns cfg and frees it after. */
+static int s_run(const config_t *cfg, int argc, char **argv)
+{
+    if (cfg->version) {
+        printf("popebot-node %s (protocol 1)\n", POPEBOT_VERSION);
+        return 0;
+    }
+    if (cfg->help) {
+        if (cfg->show_config)
+            config_show_usage(stdout);
+        else
+            config_usage(stdout, cfg->mode);
+        return 0;
+    }
+    if (cfg->show_config)
+        return config_show(cfg, stdout);
+    log_level_t level = LL_INFO;
+    if (cfg->log_level && log_level_parse(cfg->log_level, &level) != 0)
+        return s_usage_error(cfg, "--log-level: expected debug, info, warn or error");
+    log_set_level(level);
+    log_set_json(cfg->log_format && strcmp(cfg->log_format, "json") == 0);
+    setvbuf(stderr, NULL, _IONBF, 0);
+    return s_run_mode(cfg, argc, argv);
+}
+
+int main(int argc, char **argv)
+{
+    config_t cfg;
+    char err[256];
+    int rc = config_parse(&cfg, argc, argv, err, sizeof err) != 0 ? s_usage_error(&cfg, err)
+                                                                  : s_run(&cfg, argc, argv);
+    config_free(&cfg);
     return rc;
 }

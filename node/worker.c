@@ -161,6 +161,14 @@ s_plen(pb_str_t s)
     return (int) (s.len > 128 ? 128 : s.len);
 }
 
+/* A wire job id as a C string for log_job, cut at 128 bytes. */
+static const char *
+s_logid(pb_str_t s, char buf[130])
+{
+    snprintf(buf, 130, "%.*s", s_plen(s), s_p(s));
+    return buf;
+}
+
 /* Whether C string a equals wire string b. */
 static bool
 s_eq(const char *a, pb_str_t b)
@@ -468,11 +476,13 @@ s_tasks_push(s_worker_t *w, task_t *t)
 static void
 s_reject(s_worker_t *w, const pb_lease_t *l, const char *why)
 {
-    log_msg(LL_INFO, "worker", "job %.*s attempt %u: rejected: %s",
+    char jid[130];
+    log_job(LL_INFO, "worker", s_logid(l->job_id, jid), w->opts->id,
+            "job %.*s attempt %u: rejected: %s",
             s_plen(l->job_id), s_p(l->job_id), l->attempt, why);
     if (s_done_reserve(w) < 0 || task_done_reject(&w->done[w->ndone], l->job_id,
                                                   l->attempt, why) < 0) {
-        log_msg(LL_ERROR, "worker", "job %.*s attempt %u: out of memory: "
+        log_job(LL_ERROR, "worker", jid, w->opts->id, "job %.*s attempt %u: out of memory: "
                 "the rejection is not reported", s_plen(l->job_id), s_p(l->job_id),
                 l->attempt);
         return;
@@ -522,22 +532,26 @@ s_assign_one(s_worker_t *w, const pb_lease_t *l, int64_t now)
     }
     task_start(t, now);
     if (task_pid(t) > 0)
-        log_msg(LL_DEBUG, "worker", "job %s attempt %u: started (role %s, pid %d)",
+        log_job(LL_DEBUG, "worker", task_job_id(t), w->opts->id,
+                "job %s attempt %u: started (role %s, pid %d)",
                 task_job_id(t), task_attempt(t), task_role(t), task_pid(t));
     else if (!task_finished(t))
-        log_msg(LL_DEBUG, "worker", "job %s attempt %u: started (role %s, built-in)",
+        log_job(LL_DEBUG, "worker", task_job_id(t), w->opts->id,
+                "job %s attempt %u: started (role %s, built-in)",
                 task_job_id(t), task_attempt(t), task_role(t));
 }
 
 static void
-s_log_outcome(const task_done_t *d)
+s_log_outcome(const task_done_t *d, const char *worker_id)
 {
     bool ok = strcmp(d->state, "succeeded") == 0;
     if (d->error)
-        log_msg(ok ? LL_DEBUG : LL_INFO, "worker", "job %s attempt %u: %s: %s",
+        log_job(ok ? LL_DEBUG : LL_INFO, "worker", d->job_id, worker_id,
+                "job %s attempt %u: %s: %s",
                 d->job_id, d->attempt, d->state, d->error);
     else
-        log_msg(ok ? LL_DEBUG : LL_INFO, "worker", "job %s attempt %u: %s",
+        log_job(ok ? LL_DEBUG : LL_INFO, "worker", d->job_id, worker_id,
+                "job %s attempt %u: %s",
                 d->job_id, d->attempt, d->state);
 }
 
@@ -554,7 +568,8 @@ s_fit_result(const s_worker_t *w, task_done_t *d)
     if (asprintf(&error, "result too large (%zu bytes; messages are limited to %zu)",
                  len, max) < 0)
         error = NULL;
-    log_msg(LL_WARN, "worker", "job %s attempt %u: %s", d->job_id, d->attempt,
+    log_job(LL_WARN, "worker", d->job_id, w->opts->id, "job %s attempt %u: %s", d->job_id,
+            d->attempt,
             error ? error : "result too large");
     free(d->result);
     free(d->error);
@@ -591,7 +606,7 @@ s_collect(s_worker_t *w, int64_t now)
         s_flush_task_logs(w, t, now, true);
         task_done_t *d = &w->done[w->ndone++];
         task_outcome(t, d);
-        s_log_outcome(d);
+        s_log_outcome(d, w->opts->id);
         s_fit_result(w, d);
         task_destroy(&t);
         memmove(&w->tasks[i], &w->tasks[i + 1], (w->ntasks - i - 1) * sizeof *w->tasks);
@@ -681,11 +696,13 @@ s_on_revoke(s_worker_t *w, const pb_lease_ref_t *r, int64_t now)
 {
     task_t *t = s_find(w, r->job_id);
     if (!t || task_attempt(t) != r->attempt) {
-        log_msg(LL_DEBUG, "worker", "job %.*s attempt %u: revoke ignored (not running here)",
+        char jid[130];
+        log_job(LL_DEBUG, "worker", s_logid(r->job_id, jid), w->opts->id,
+                "job %.*s attempt %u: revoke ignored (not running here)",
                 s_plen(r->job_id), s_p(r->job_id), r->attempt);
         return;
     }
-    log_msg(LL_INFO, "worker", "job %s attempt %u: revoked, cancelling",
+    log_job(LL_INFO, "worker", task_job_id(t), w->opts->id, "job %s attempt %u: revoked, cancelling",
             task_job_id(t), task_attempt(t));
     task_cancel(t, now);
 }
@@ -815,7 +832,8 @@ static void
 s_kill_all(s_worker_t *w)
 {
     for (size_t i = 0; i < w->ntasks; i++) {
-        log_msg(LL_WARN, "worker", "job %s attempt %u: killed, the worker is stopping",
+        log_job(LL_WARN, "worker", task_job_id(w->tasks[i]), w->opts->id,
+                "job %s attempt %u: killed, the worker is stopping",
                 task_job_id(w->tasks[i]), task_attempt(w->tasks[i]));
         task_kill(w->tasks[i]);
     }
@@ -1094,14 +1112,14 @@ worker_run(const worker_opts_t *opts, int sigfd)
         s_fini(&w);
         return 1;
     }
-    log_msg(LL_INFO, "worker", "worker %s (%s) started: %zu role(s), %u slot(s), "
+    log_job(LL_INFO, "worker", NULL, opts->id, "worker %s (%s) started: %zu role(s), %u slot(s), "
             "coordinator %s, work dir %s", opts->id, opts->name, opts->nroles,
             opts->slots, opts->coordinator, opts->work_dir);
     s_log_allowed(opts);
     s_connect(&w, clock_mono_ms());
     while (!w.stop)
         s_turn(&w);
-    log_msg(LL_INFO, "worker", "worker %s stopped (%llu bad message(s) and %llu byte(s) "
+    log_job(LL_INFO, "worker", NULL, opts->id, "worker %s stopped (%llu bad message(s) and %llu byte(s) "
             "of job output dropped)", opts->id, (unsigned long long) w.bad_frames,
             (unsigned long long) w.logs_dropped);
     int rc = w.exit_code;
