@@ -95,7 +95,7 @@ static const flag_t s_flags[] = {
     { "delay", M_SUB, T_DUR, O(delay_ms), "0", "run no sooner than this from now (the job is scheduled until then)" },
     { "idempotency-key", M_SUB, T_STR, O(idem_key), NULL, "a second submit with the same key (within 7 days) returns the first job's id" },
     { "state", M_JOBS, T_STR, O(state), NULL, "only jobs in this state" },
-    { "job-role", M_JOBS, T_STR, O(job_role), NULL, "only jobs of this role" },
+    { "job-role", M_JOBS | M_ARGV_ONLY, T_STR, O(job_role), NULL, "only jobs of this role" },  /* POPEBOT_JOB_ROLE is a job's own */
     { "limit", M_JOBS, T_UINT, O(limit), "100", "at most this many jobs, newest first" },
     { "follow", M_LOGS | M_ARGV_ONLY, T_BOOL, O(follow), "false", "-f: print output as it comes until the job ends; exit 0 only if it succeeded" },
     { "resume", M_DRN | M_ARGV_ONLY, T_BOOL, O(resume), "false", "let the drained worker take jobs again" },

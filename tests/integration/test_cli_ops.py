@@ -154,3 +154,20 @@ def test_a_worker_key_cannot_drain(mesh):
     finally:
         c.close()
     assert mesh.worker_info("w1")["state"] == "online"
+
+
+def test_a_jobs_own_environment_is_not_cli_settings(mesh):
+    """A job runs with POPEBOT_JOB_ROLE etc.; `popebot-node jobs` inside it
+    must not read that as --job-role (the flag is command-line only)."""
+    mesh.start_coordinator(roles=[{"name": "other", "command": ["true"]}])
+    mesh.start_worker("w1", roles="echo,other")
+    a = mesh.submit("echo", {"x": 1})
+    b = mesh.submit("other")
+    mesh.wait_jobs([a, b])
+    env = {"POPEBOT_JOB_ROLE": "echo", "POPEBOT_JOB_ID": a}
+    where = [f"--coordinator={mesh.endpoint}", *mesh.cli_flags()]
+    r = run_cli(["jobs", "--json", *where], env=env)
+    assert r.rc == 0, r
+    assert {j["id"] for j in r.json()} >= {a, b}
+    r = run_cli(["jobs", "--json", "--job-role=other", *where], env=env)
+    assert [j["id"] for j in r.json()] == [b]
