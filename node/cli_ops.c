@@ -140,9 +140,12 @@ static void s_command(json_t *cmd, char *out, size_t cap)
     if (json_is_string(cmd))
         snprintf(out, cap, "%s", json_string_value(cmd));
     else
-        json_array_foreach(cmd, i, e)
-            n += (size_t) snprintf(out + n, n < cap ? cap - n : 0, "%s%s", i ? " " : "",
+        json_array_foreach(cmd, i, e) {
+            if (n >= cap)
+                break;                /* truncated: a table cell */
+            n += (size_t) snprintf(out + n, cap - n, "%s%s", i ? " " : "",
                                    json_string_value(e) ? json_string_value(e) : "");
+        }
     if (!out[0])
         snprintf(out, cap, "(built in)");
 }
@@ -153,9 +156,12 @@ static void s_where(json_t *where, char *out, size_t cap)
     const char *k;
     json_t *v;
     out[0] = '\0';
-    json_object_foreach(where, k, v)
-        n += (size_t) snprintf(out + n, n < cap ? cap - n : 0, "%s%s=%s", i++ ? "," : "", k,
+    json_object_foreach(where, k, v) {
+        if (n >= cap)
+            break;                    /* truncated: a table cell */
+        n += (size_t) snprintf(out + n, cap - n, "%s%s=%s", i++ ? "," : "", k,
                                json_string_value(v) ? json_string_value(v) : "");
+    }
     if (!out[0])
         snprintf(out, cap, "-");
 }

@@ -283,7 +283,10 @@ static int s_file_keys(config_t *cfg, json_t *doc, json_t *out, char *err, size_
         const char *why = !f ? (cfg->mode == MODE_WORKER ? "unknown key (not a worker flag)"
                                                          : "unknown key (not a coordinator flag)")
                         : (f->modes & M_ARGV_ONLY) ? "command line only"
-                        : strcmp(key, "config") == 0 ? "a config file cannot name another" : NULL;
+                        : strcmp(key, "config") == 0 ? "a config file cannot name another"
+                        : strcmp(key, "join") == 0 ? "a join token is a secret the worker "
+                          "forgets once enrolled: give it in POPEBOT_JOIN or --join, not in a file"
+                        : NULL;
         json_t *text = why ? NULL : s_file_text(v);
         if (!why && !text)
             why = "expected a string, number or true/false";
@@ -566,7 +569,7 @@ static const char *s_synopsis[MODE_COUNT] = {
     "popebot-node cancel ID [flags]",
     "popebot-node retry ID [flags]      (a failed, timed_out, cancelled or dead job, with fresh attempts)",
     "popebot-node logs ID [-f|--follow] [--json] [flags]   (the job's output; -f until it ends)",
-    "popebot-node drain WORKER [--resume] [--json] [flags]   (the worker takes no new jobs; --resume undoes it)",
+    "popebot-node drain WORKER [--resume] [--json] [flags]   (the worker takes no new jobs; --resume undoes it; only with the coordinator's --data-dir, on its machine)",
     "popebot-node roles [--json] [flags]",
     "popebot-node keys create --data-dir=DIR [--scope=SCOPES] [--name=NOTE]   (prints the key once)\n"
     "  popebot-node keys list --data-dir=DIR [--json]\n"

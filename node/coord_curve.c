@@ -38,6 +38,7 @@
 #include "store/authcurve.h"
 
 #include <stdio.h>
+#include <sodium.h>
 #include <string.h>
 
 #define S_ZAP_ENDPOINT "inproc://zeromq.zap.01"
@@ -58,6 +59,8 @@ static int s_local_client(coord_t *c, const char *dir)
         log_msg(LL_ERROR, "coordinator", "local client key: %s", err);
         return -1;
     }
+    snprintf(c->local_user, sizeof c->local_user, "c:local@%s", pair.pub);
+    sodium_memzero(&pair, sizeof pair);
     return 0;
 }
 
@@ -271,8 +274,15 @@ bool coord_curve_admit(coord_t *c, const rid_t *rid, const pb_msg_t *msg)
                                                   : "ENROLL needs a join token's identity");
     if (s_worker_cmd(msg->cmd) && !worker)
         return s_refuse(c, rid, "forbidden", "worker messages need a worker's key");
-    if (msg->cmd == PB_DRAIN_WORKER && worker)  /* an operator's act, as HTTP's admin PATCH */
-        return s_refuse(c, rid, "forbidden", "DRAIN_WORKER needs a client's key");
+    /* an operator's act, as HTTP's admin PATCH: only the coordinator's own
+       machine (--data-dir: "c:local" with that very key), not any enrolled
+       key, whatever name it enrolled under */
+    if (msg->cmd == PB_DRAIN_WORKER && strcmp(user, c->local_user) != 0)
+        return s_refuse(c, rid, "forbidden", "DRAIN_WORKER needs the coordinator's local key "
+                        "(--data-dir on its machine); elsewhere use PATCH /api/clusters/{id}");
+    /* a worker sees the roles and output of the jobs it runs, no more */
+    if ((msg->cmd == PB_ROLES || msg->cmd == PB_LOGS) && worker)
+        return s_refuse(c, rid, "forbidden", "ROLES and LOGS need a client's key");
     return !worker || s_admit_worker(c, rid, user, msg);
 }
 

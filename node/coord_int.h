@@ -66,6 +66,7 @@ typedef struct coord {
     void *zap;                /* REP answering libzmq's ZAP requests; NULL with --insecure */
     bool secure;              /* CURVE on the router (no --insecure) */
     char server_pub[41];      /* the coordinator's public key (Z85) when secure */
+    char local_user[56];      /* "c:local@Z85": the identity of the local client key */
     struct web *web;          /* the HTTP server, or NULL with --http=off */
     roleset_t roles;          /* role definitions */
     sched_t *sched;           /* ready queues */

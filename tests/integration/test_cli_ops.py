@@ -138,22 +138,34 @@ def test_roles_lists_what_the_api_lists(mesh):
     assert "any" in echo and "(built in)" in echo, echo
 
 
-def test_a_worker_key_cannot_drain(mesh):
+def test_only_the_local_key_may_drain_and_workers_see_no_roles_or_logs(mesh):
     """DRAIN_WORKER is an operator's act (the HTTP API wants an admin key):
-    a worker's CURVE key may send the other client commands, not this one."""
+    only the coordinator's local key may send it, not an enrolled client or
+    worker key; a worker key may not read every role (their env) or any
+    job's whole output either."""
     start(mesh)
     wid = mesh.worker_info("w1")["id"]
-    keys, m = enroll(mesh.join_token(), "worker", "w-sneaky")
-    assert m and m[2] == "ENROLLED", m
-    c = Client(mesh.endpoint, curve=keys)
-    try:
-        assert any(r["name"] == "echo" for r in c.call("ROLES")[0])
-        with pytest.raises(ProtoError) as e:
-            c.call("DRAIN_WORKER", wid, True)
-        assert e.value.code == "forbidden"
-    finally:
-        c.close()
+    jid = mesh.submit("echo", {"x": 1})
+    mesh.wait_job(jid)
+    for kind, name in (("worker", "w-sneaky"), ("client", "sneaky-cli")):
+        keys, m = enroll(mesh.join_token(), kind, name)
+        assert m and m[2] == "ENROLLED", m
+        c = Client(mesh.endpoint, curve=keys)
+        try:
+            with pytest.raises(ProtoError) as e:
+                c.call("DRAIN_WORKER", wid, True)
+            assert e.value.code == "forbidden", kind
+            if kind == "worker":
+                for cmd, args in (("ROLES", ()), ("LOGS", (jid, 0, 1024))):
+                    with pytest.raises(ProtoError) as e:
+                        c.call(cmd, *args)
+                    assert e.value.code == "forbidden", cmd
+            else:
+                assert any(r["name"] == "echo" for r in c.call("ROLES")[0])
+        finally:
+            c.close()
     assert mesh.worker_info("w1")["state"] == "online"
+    assert cli(mesh, "drain", wid).rc == 0             # the local key may
 
 
 def test_a_jobs_own_environment_is_not_cli_settings(mesh):

@@ -88,9 +88,16 @@ static void test_types_and_secret(void **state)
     (void) state;
     config_t c;
     char err[200], arg[96];
-    s_write("{\"insecure\": true, \"join\": \"pbj1_secret\", \"max-message\": 65536}");
+    s_write("{\"insecure\": true, \"join\": \"pbj1_secret\"}");
     snprintf(arg, sizeof arg, "--config=%s", s_path);
+    assert_int_equal(s_parse(&c, err, 4, "config", "--role=worker", arg), -1);
+    assert_non_null(strstr(err, "POPEBOT_JOIN"));      /* a token is no file's business */
+    assert_null(strstr(err, "pbj1_secret"));
+    config_free(&c);
+    s_write("{\"insecure\": true, \"max-message\": 65536}");
+    setenv("POPEBOT_JOIN", "pbj1_secret", 1);
     assert_int_equal(s_parse(&c, err, 4, "config", "--role=worker", arg), 0);
+    unsetenv("POPEBOT_JOIN");
     assert_true(c.show_config);
     assert_int_equal(c.mode, MODE_WORKER);
     assert_true(c.insecure);
@@ -100,7 +107,7 @@ static void test_types_and_secret(void **state)
     for (size_t pos = 0; config_entry(&c, &pos, &e);)
         if (strcmp(e.name, "join") == 0) {
             assert_true(e.secret);
-            assert_string_equal(e.source, "file");
+            assert_string_equal(e.source, "env");
             seen = true;
         } else {
             assert_false(e.secret);
