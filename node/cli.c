@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define WAIT_PROBE_MS 1000    /* submit --wait asks for the job this often */
 
@@ -112,6 +113,29 @@ static bool s_terminal(const msgpack_object *body)
     return done;
 }
 
+/* On a terminal, a one-line progress bar on stderr from a JOB answer that
+   carries progress (an HTTP worker's reports); true when it drew one. */
+static bool s_progress(const msgpack_object *body)
+{
+    json_t *j = mpjson_from(body), *p = json_object_get(j, "progress");
+    json_int_t done = json_integer_value(json_object_get(p, "done"));
+    json_int_t total = json_integer_value(json_object_get(p, "total"));
+    const char *msg = json_string_value(json_object_get(p, "message"));
+    bool drawn = json_is_object(p) && isatty(STDERR_FILENO);
+    if (drawn) {
+        char bar[31];
+        int fill = total > 0 ? (int) (30 * (done > total ? total : done < 0 ? 0 : done) / total) : 0;
+        for (int i = 0; i < 30; i++)
+            bar[i] = i < fill ? '#' : '.';
+        bar[30] = '\0';
+        fprintf(stderr, "\r[%s] %lld/%lld %.40s\033[K", bar, (long long) done, (long long) total,
+                msg ? msg : "");
+        fflush(stderr);
+    }
+    json_decref(j);
+    return drawn;
+}
+
 /* The job with this id in a RESULT's list, or NULL. */
 static const msgpack_object *s_job_in(const msgpack_object *jobs, const char *id)
 {
@@ -134,6 +158,7 @@ static const msgpack_object *s_job_in(const msgpack_object *jobs, const char *id
 static int s_wait(const config_t *cfg, client_t *cl, const char *id, pb_buf_t *b)
 {
     uint64_t req = 100;
+    bool bar = false;             /* a progress bar is on stderr's last line */
     int64_t probe_sent = 0;       /* oldest unanswered probe; 0 = none */
     int64_t next_probe = clock_mono_ms() + WAIT_PROBE_MS;
     for (;;) {
@@ -151,12 +176,17 @@ static int s_wait(const config_t *cfg, client_t *cl, const char *id, pb_buf_t *b
             return cli_no_answer(cfg);
         int rc = -1;
         const msgpack_object *mine = m && m->cmd == PB_RESULT ? s_job_in(m->u.reply.body, id) : NULL;
+        bool ends = mine || (m && m->cmd == PB_REPLY && s_terminal(m->u.reply.body));
+        if (ends && bar)
+            fputc('\n', stderr);     /* the bar's line stays; the end goes below it */
         if (mine)
             rc = s_finish(cfg, mine);
-        else if (m && m->cmd == PB_REPLY && s_terminal(m->u.reply.body))
+        else if (ends)
             rc = s_finish(cfg, m->u.reply.body);
         else if (m && m->cmd == PB_ERROR)
             rc = cli_check_reply(cfg, m);
+        else if (m && m->cmd == PB_REPLY)
+            bar = s_progress(m->u.reply.body) || bar;
         pb_msg_destroy(&m);
         if (rc >= 0)
             return rc;
@@ -201,10 +231,16 @@ static int s_submit(const config_t *cfg, client_t *cl, pb_buf_t *b)
     if (rc == CLI_OK) {
         pb_str_t s = m->u.submitted.items[0].job_id;
         snprintf(id, sizeof id, "%.*s", (int) s.len, s.ptr);
-        fprintf(cfg->wait ? stderr : stdout, "%s\n", id);
+        fprintf(cfg->wait || cfg->follow ? stderr : stdout, "%s\n", id);
         fflush(NULL);
     }
     pb_msg_destroy(&m);
+    if (rc == CLI_OK && cfg->follow) {  /* its output as it comes, then how it ended */
+        config_t logs = *cfg;
+        logs.arg = id;
+        logs.json = false;
+        return cli_logs(&logs, cl, b);
+    }
     return rc == CLI_OK && cfg->wait ? s_wait(cfg, cl, id, b) : rc;
 }
 

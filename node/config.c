@@ -97,7 +97,7 @@ static const flag_t s_flags[] = {
     { "state", M_JOBS, T_STR, O(state), NULL, "only jobs in this state" },
     { "job-role", M_JOBS | M_ARGV_ONLY, T_STR, O(job_role), NULL, "only jobs of this role" },  /* POPEBOT_JOB_ROLE is a job's own */
     { "limit", M_JOBS, T_UINT, O(limit), "100", "at most this many jobs, newest first" },
-    { "follow", M_LOGS | M_ARGV_ONLY, T_BOOL, O(follow), "false", "-f: print output as it comes until the job ends; exit 0 only if it succeeded" },
+    { "follow", M_LOGS | M_SUB | M_ARGV_ONLY, T_BOOL, O(follow), "false", "-f: print output as it comes until the job ends; exit 0 only if it succeeded (submit: instead of the result)" },
     { "resume", M_DRN | M_ARGV_ONLY, T_BOOL, O(resume), "false", "let the drained worker take jobs again" },
     { "log-level", M_NODE, T_STR, O(log_level), "info", "debug, info, warn or error" },
     /* config file and log format (issue 7) */
@@ -562,7 +562,9 @@ static const char *s_synopsis[MODE_COUNT] = {
     "popebot-node --role=coordinator [--bind=EP] [--data-dir=DIR] [--roles-file=FILE] [flags]",
     "popebot-node --role=worker --coordinator=EP [--roles=R1,R2] [--slots=N] [--name=NAME] [--labels=k=v,...] [flags]",
     "popebot-node submit ROLE [--payload=JSON|@FILE] [--where=k=v,...] [--priority=N] [--delay=DUR]\n"
-    "                          [--idempotency-key=K] [--wait] [flags]",
+    "                          [--idempotency-key=K] [--wait] [--follow] [flags]\n"
+    "                          (--wait: the result, with a progress bar on a terminal when the job\n"
+    "                          reports progress; --follow: its output as it comes instead)",
     "popebot-node job ID [--json] [flags]",
     "popebot-node jobs [--state=STATE] [--job-role=ROLE] [--limit=N] [--json] [flags]",
     "popebot-node workers [--json] [flags]",

@@ -183,3 +183,52 @@ def test_a_jobs_own_environment_is_not_cli_settings(mesh):
     assert {j["id"] for j in r.json()} >= {a, b}
     r = run_cli(["jobs", "--json", "--job-role=other", *where], env=env)
     assert [j["id"] for j in r.json()] == [b]
+
+
+def test_submit_follow_streams_the_output_and_exits_as_the_job_ended(mesh):
+    start(mesh)
+    where = [f"--coordinator={mesh.endpoint}", *mesh.cli_flags()]
+    p = subprocess.Popen([BIN, "submit", "gated", "--follow", *where], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, env=clean_env())
+    try:
+        first = p.stdout.readline()        # output shows while the job still runs
+        assert first == b"first\n", first
+        assert p.poll() is None
+        gate = mesh.tmp / "gate"
+        (gate / "tmp").write_text("3")
+        (gate / "tmp").rename(gate / "go")
+        out, err = p.communicate(timeout=60)
+    finally:
+        p.kill()
+    assert out == b"second\n" and p.returncode == 1, (out, err)
+    assert b"failed" in err
+    (mesh.tmp / "gate" / "go").unlink()
+    r = run_cli(["submit", "count", "--follow", *where], timeout=60)
+    assert r.rc == 0 and r.out.count("\n") == LINES, r.err
+
+
+def test_submit_wait_draws_a_progress_bar_on_a_terminal(mesh):
+    """An HTTP worker's progress reports show as a bar while `submit --wait`
+    runs on a terminal (script(1) gives it one); off a terminal, no bar."""
+    from test_http_worker import EXT, HttpWorker
+    mesh.start_coordinator(roles=[EXT])
+    w = HttpWorker(mesh, "py")
+    flags = " ".join([f"--coordinator={mesh.endpoint}", *mesh.cli_flags()])
+    cmd = f"{BIN} submit ext --wait {flags}"
+    p = subprocess.Popen(["script", "-qfec", cmd, "/dev/null"], stdout=subprocess.PIPE,
+                         stderr=subprocess.STDOUT, env=clean_env())
+    try:
+        lease = w.take()
+        jid = lease["job_id"]
+        assert w.report({"type": "progress", "job_id": jid, "done": 3, "total": 8,
+                         "message": "three of eight"}).status_code == 200
+        time.sleep(2.5)                      # the CLI asks once a second
+        assert w.report({"type": "result", "job_id": jid, "status": "succeeded",
+                         "result": {"ok": 1}}).status_code == 200
+        out, _ = p.communicate(timeout=30)
+    finally:
+        p.kill()
+    text = out.decode(errors="replace")
+    assert p.returncode == 0, text
+    assert "[" + "#" * 11 + "." * 19 + "] 3/8 three of eight" in text, text
+    assert '{"ok":1}' in text
