@@ -144,26 +144,6 @@ bool auth_jt_usable(const auth_jt_t *t, int64_t now)
            (t->uses_max == 0 || t->used < t->uses_max);
 }
 
-int auth_jt_use(auth_t *a, const char *id, int64_t now, char *err, size_t errlen)
-{
-    MDB_txn *txn;
-    auth_jt_t t;
-    int rc = mdb_txn_begin(a->env, NULL, 0, &txn);
-    if (rc != 0)
-        return s_fail(err, errlen, "writing", rc);
-    rc = s_jt_read(txn, a, id, &t);
-    if (rc == MDB_NOTFOUND || (rc == 0 && !auth_jt_usable(&t, now))) {
-        mdb_txn_abort(txn);
-        return 0;
-    }
-    t.used++;
-    if (rc == 0 && (rc = s_jt_put(txn, a, &t, 0)) == 0)
-        rc = mdb_txn_commit(txn);
-    else
-        mdb_txn_abort(txn);
-    return rc ? s_fail(err, errlen, "counting a join token's use", rc) : 1;
-}
-
 int auth_jt_revoke(auth_t *a, const char *id, char *err, size_t errlen)
 {
     MDB_txn *txn;

@@ -31,8 +31,6 @@ int auth_jt_get(auth_t *a, const char *id, auth_jt_t *out, char *err, size_t err
 int auth_jt_by_pub(auth_t *a, const uint8_t pub[32], auth_jt_t *out, char *err, size_t errlen);
 /* Whether the token may still enroll a node at time now (wall ms). */
 bool auth_jt_usable(const auth_jt_t *t, int64_t now);
-/* Count one enrollment: 1 done, 0 absent or no longer usable, -1 error. */
-int auth_jt_use(auth_t *a, const char *id, int64_t now, char *err, size_t errlen);
 /* 1 deleted, 0 no such id, -1 error. */
 int auth_jt_revoke(auth_t *a, const char *id, char *err, size_t errlen);
 typedef int (auth_jt_fn)(const auth_jt_t *t, void *arg);
