@@ -76,8 +76,8 @@ s_value(const s_field_t *f, const char **p, int *out, char *err, size_t errlen)
             s++;
         }
         if (v < f->min || v > f->max) {
-            snprintf(err, errlen, "cron: %s field: %ld is out of range %d-%d", f->name, v,
-                     f->min, f->max);
+            snprintf(err, errlen, "cron: %s field: %.*s is out of range %d-%d", f->name,
+                     (int) (s - *p > 24 ? 24 : s - *p), *p, f->min, f->max);
             return false;
         }
         *out = (int) v;
@@ -96,7 +96,7 @@ s_value(const s_field_t *f, const char **p, int *out, char *err, size_t errlen)
     if (n > 0)
         snprintf(err, errlen, "cron: %s field: unknown name '%.*s'", f->name,
                  (int) (n > 16 ? 16 : n), s);
-    else if (*s)
+    else if (*s && !s_blank(*s) && !strchr(",-/", *s))
         snprintf(err, errlen, "cron: %s field: unexpected '%c'", f->name, *s);
     else
         snprintf(err, errlen, "cron: %s field: a value is missing", f->name);
