@@ -2,8 +2,9 @@
 
     Syntax (Vixie cron, crontab(5)): "minute hour day-of-month month
     day-of-week", fields separated by spaces or tabs. A field is a list
-    "a,b,..." of items; an item is "*", a value "a", a range "a-b", or a
-    step "*\/n" or "a-b/n". Ranges: minute 0-59, hour 0-23, day-of-month
+    "a,b,..." of items; an item is "*", a value "a" or a range "a-b", and
+    "*" or a range may be followed by a step "/n" (every n-th value from the
+    start of the range; a lone value takes no step). Ranges: minute 0-59, hour 0-23, day-of-month
     1-31, month 1-12 or jan-dec, day-of-week 0-7 or sun-sat (0 and 7 are
     Sunday); names in any case. Macros: @yearly and @annually (0 0 1 1 *),
     @monthly (0 0 1 * *), @weekly (0 0 * * 0), @daily and @midnight
@@ -22,10 +23,12 @@
       field starts with '*' simply has no minutes in the gap.
     - Fall back (local times that occur twice): a schedule with a restricted
       hour field fires in the first pass only; a schedule whose hour field
-      starts with '*' fires in both passes (it follows real time, so
-      "*\/30 * * * *" still fires every 30 minutes).
+      starts with '*' fires in both passes (it follows real time, so a
+      job every 30 minutes still fires every 30 minutes).
     - Never two fires at the same instant: cron_next is strictly increasing.
-    The same rules hold for any change of a zone's offset, not only DST.
+    A field "starts with '*'" also when it is '*' with a step, as in Vixie
+    cron. The same rules hold for any change of a zone's offset, not only
+    DST (Samoa's skipped 2011-12-30 is a 24-hour gap).
 */
 #ifndef POPEBOT_MESH_CRON_H
 #define POPEBOT_MESH_CRON_H
