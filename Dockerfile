@@ -1,12 +1,14 @@
 # Dockerfile — the popebot-node image: one binary, coordinator or worker.
 #
 # Two stages, both debian:bookworm-slim. The build stage installs its tools
-# with scripts/bootstrap, the very script `make test` and CI run, and builds
-# with the same cmake configuration (RelWithDebInfo). The runtime stage gets
-# only the shared libraries (`scripts/bootstrap --runtime`, which also brings
-# lmdb-utils for backups with mdb_copy), the binary, and the two small
-# OpenSSL compatibility libraries civetweb needs for HTTPS; web/tls.c finds
-# them in ../lib/popebot beside the binary. It runs as the unprivileged user
+# with scripts/bootstrap, the very script `make test` and CI run (`--build`:
+# only the compiler and -dev packages, no browser, fuzzer or test tools),
+# and builds with the same cmake configuration (RelWithDebInfo) less the
+# tests (POPEBOT_TESTS=OFF). The runtime stage gets only the shared
+# libraries (`scripts/bootstrap --runtime`, which also brings lmdb-utils for
+# backups with mdb_copy and tzdata for cron triggers' time zones), the
+# binary, and the two small OpenSSL compatibility libraries civetweb needs
+# for HTTPS; web/tls.c finds them in ../lib/popebot beside the binary. It runs as the unprivileged user
 # popebot (uid 10001), keeps its state in the /data volume and defaults to
 # a coordinator listening on all interfaces. /join (empty, the user's) is
 # where examples/docker-compose.yml hands a join token to its workers.
@@ -21,9 +23,9 @@ FROM debian:bookworm-slim AS build
 WORKDIR /src
 # bootstrap alone first, so the package layer is rebuilt only when it changes
 COPY scripts/bootstrap scripts/bootstrap
-RUN scripts/bootstrap && rm -rf /var/lib/apt/lists/*
+RUN scripts/bootstrap --build && rm -rf /var/lib/apt/lists/*
 COPY . .
-RUN cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+RUN cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPOPEBOT_TESTS=OFF \
  && cmake --build build -j"$(nproc)" --target popebot-node
 
 FROM debian:bookworm-slim AS runtime

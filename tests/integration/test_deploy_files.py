@@ -74,8 +74,9 @@ def test_dockerfile_stages_and_runtime_lines():
     assert len(froms) == 2 and all(f.startswith("debian:bookworm-slim") for f in froms), froms
     build = ins[:[i for i, (w, _) in enumerate(ins) if w == "FROM"][1]]
     runs = " ".join(r for w, r in build if w == "RUN")
-    assert "scripts/bootstrap" in runs and "cmake --build" in runs, runs
+    assert "scripts/bootstrap --build" in runs and "cmake --build" in runs, runs
     assert "CMAKE_BUILD_TYPE=RelWithDebInfo" in runs      # what `make test` builds
+    assert "-DPOPEBOT_TESTS=OFF" in runs                  # ... less the tests
     rt = runtime_stage()
     words = [w for w, _ in rt]
     assert any("bootstrap --runtime" in r for w, r in rt if w == "RUN")
@@ -146,9 +147,30 @@ def test_image_layout_serves_https(tmp_path, tls_cert):
         p.wait(timeout=30)
 
 
+def bootstrap_packages(name):
+    m = re.search(rf"^{name}=\(([^)]*)\)", (REPO / "scripts" / "bootstrap").read_text(), re.M)
+    return {w for line in m.group(1).splitlines() for w in line.split("#")[0].split()}
+
+
 def bootstrap_runtime_packages():
-    m = re.search(r"^runtime_pkgs=\(([^)]*)\)", (REPO / "scripts" / "bootstrap").read_text(), re.M)
-    return set(m.group(1).split())
+    return bootstrap_packages("runtime_pkgs")
+
+
+def test_the_image_build_stage_needs_no_test_tools(tmp_path):
+    """`bootstrap --build` is the compiler and -dev packages only (no browser,
+    fuzzer or python), and cmake configures without the test tools' packages
+    when POPEBOT_TESTS=OFF: no test or benchmark targets, the binary still."""
+    compile = bootstrap_packages("compile_pkgs")
+    assert {"build-essential", "cmake", "libczmq-dev", "libcivetweb-dev"} <= compile
+    assert not {p for p in compile if p.startswith(("chromium", "clang", "python3", "libcmocka"))}
+    assert "tzdata" in bootstrap_runtime_packages()          # the zones of cron triggers
+    out = subprocess.run(["cmake", "-S", str(REPO), "-B", str(tmp_path), "-DPOPEBOT_TESTS=OFF"],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    targets = subprocess.run(["cmake", "--build", str(tmp_path), "--target", "help"],
+                             capture_output=True, text=True, timeout=60).stdout
+    assert "popebot-node" in targets and "test_role" not in targets and "bench_" not in targets
+    assert "cmocka" not in (tmp_path / "CMakeCache.txt").read_text().lower()
 
 
 def test_runtime_packages_provide_every_library():
