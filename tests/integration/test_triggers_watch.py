@@ -7,8 +7,10 @@ away and comes back, a missing path reported, a disabled role not fired."""
 import json
 import os
 import time
+from pathlib import Path
 
 import pytest
+import yaml
 
 from conftest import wait_for
 
@@ -84,6 +86,15 @@ def test_defaults_status_limits_and_read_only_fields(mesh):
     assert nxt % 86400000 == 3 * 3600000 and 0 < nxt - now_ms <= 86400000, st
     assert st[0]["last_run_ms"] is None and st[0]["error"] is None
     assert st[1]["watching"] is True and st[1]["next_run_ms"] is None, st
+    # what docs/openapi.yaml promises (the file must parse as YAML, too)
+    spec = yaml.safe_load((Path(__file__).parents[2] / "docs" / "openapi.yaml").read_text())
+    schemas = spec["components"]["schemas"]
+    required = set(schemas["Role"]["allOf"][1]["required"])
+    assert required <= set(made), required - set(made)
+    for kind, t in (("CronTrigger", made["triggers"][0]), ("WatchTrigger", made["triggers"][1])):
+        assert set(t) == set(schemas[kind]["properties"]), (kind, t)
+    for one in st:
+        assert set(one) == set(schemas["TriggerStatus"]["required"]), one
     # the status is shown, never taken
     r = mesh.http("PATCH", "/api/roles/nightly", json_body={"trigger_status": []})
     assert r.status_code == 422 and "read-only" in r.json()["error"]["message"], r.text
