@@ -10,7 +10,7 @@
                   gives.
     drain WORKER  DRAIN_WORKER: the worker takes no new jobs (--resume: it
                   takes them again); prints its row of `workers`.
-    roles         ROLES: name, command, enabled, concurrency, where.
+    roles         ROLES: name, command, enabled, concurrency, where, triggers.
 
     Rules: cli.c's (cli_int.h). Each request waits at most --timeout; -f
     itself has no end but the job's.
@@ -166,14 +166,34 @@ static void s_where(json_t *where, char *out, size_t cap)
         snprintf(out, cap, "-");
 }
 
+/* "2 cron, 1 watch", or "-" for none. */
+static void s_triggers(json_t *triggers, char *out, size_t cap)
+{
+    size_t i, cron = 0, watch = 0;
+    json_t *t;
+    json_array_foreach(triggers, i, t) {
+        const char *type = json_string_value(json_object_get(t, "type"));
+        cron += type && strcmp(type, "cron") == 0;
+        watch += type && strcmp(type, "watch") == 0;
+    }
+    if (cron && watch)
+        snprintf(out, cap, "%zu cron, %zu watch", cron, watch);
+    else if (cron || watch)
+        snprintf(out, cap, "%zu %s", cron + watch, cron ? "cron" : "watch");
+    else
+        snprintf(out, cap, "-");
+}
+
 static void s_roles_text(json_t *arr)
 {
-    printf("%-16s  %-7s  %-11s  %-20s  %s\n", "NAME", "ENABLED", "CONCURRENCY", "WHERE", "COMMAND");
+    printf("%-16s  %-7s  %-11s  %-20s  %-15s  %s\n", "NAME", "ENABLED", "CONCURRENCY", "WHERE",
+           "TRIGGERS", "COMMAND");
     size_t i;
     json_t *r;
     json_array_foreach(arr, i, r) {
-        char cmd[512], where[256], conc[24];
+        char cmd[512], where[256], conc[24], trig[64];
         s_command(json_object_get(r, "command"), cmd, sizeof cmd);
+        s_triggers(json_object_get(r, "triggers"), trig, sizeof trig);
         s_where(json_object_get(r, "where"), where, sizeof where);
         json_int_t mc = s_int(r, "max_concurrency");
         if (mc > 0)
@@ -181,8 +201,8 @@ static void s_roles_text(json_t *arr)
         else
             snprintf(conc, sizeof conc, "any");
         const char *name = json_string_value(json_object_get(r, "name"));
-        printf("%-16s  %-7s  %-11s  %-20s  %s\n", name ? name : "-",
-               json_is_true(json_object_get(r, "enabled")) ? "yes" : "no", conc, where, cmd);
+        printf("%-16s  %-7s  %-11s  %-20s  %-15s  %s\n", name ? name : "-",
+               json_is_true(json_object_get(r, "enabled")) ? "yes" : "no", conc, where, trig, cmd);
     }
 }
 

@@ -44,7 +44,7 @@ PYTHON = sys.executable            # Debian's python3: also runs job probe scrip
 HEARTBEAT = "200ms"
 LIVENESS = "5"
 
-CLIENT_COMMANDS = ("submit", "job", "jobs", "workers", "cancel", "retry")
+CLIENT_COMMANDS = ("submit", "job", "jobs", "workers", "cancel", "retry", "logs", "drain", "roles")
 TERMINAL = ("succeeded", "failed", "timed_out", "cancelled", "dead")
 
 

@@ -130,7 +130,7 @@ def test_roles_lists_what_the_api_lists(mesh):
     r = cli(mesh, "roles")
     assert r.rc == 0, r
     head, *rows = r.out.splitlines()
-    assert head.split() == ["NAME", "ENABLED", "CONCURRENCY", "WHERE", "COMMAND"]
+    assert head.split() == ["NAME", "ENABLED", "CONCURRENCY", "WHERE", "TRIGGERS", "COMMAND"]
     gated = next(x for x in rows if x.startswith("gated "))
     assert gated.split()[1:4] == ["yes", "2", "zone=a"], gated
     assert "echo first" in gated

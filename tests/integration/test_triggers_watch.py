@@ -86,6 +86,8 @@ def test_defaults_status_limits_and_read_only_fields(mesh):
     assert nxt % 86400000 == 3 * 3600000 and 0 < nxt - now_ms <= 86400000, st
     assert st[0]["last_run_ms"] is None and st[0]["error"] is None
     assert st[1]["watching"] is True and st[1]["next_run_ms"] is None, st
+    row = next(x for x in mesh.cli("roles").out.splitlines() if x.startswith("nightly "))
+    assert "1 cron, 1 watch" in row, row
     # what docs/openapi.yaml promises (the file must parse as YAML, too)
     spec = yaml.safe_load((Path(__file__).parents[2] / "docs" / "openapi.yaml").read_text())
     schemas = spec["components"]["schemas"]
