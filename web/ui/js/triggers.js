@@ -158,7 +158,9 @@ export function triggerEditor(triggers, { readonly = false } = {}) {
     const legend = h('legend');
     const remove = h('button', { type: 'button', class: 'btn btn-small btn-danger-ghost', text: 'Remove', disabled: readonly });
     const g = { type: t.type === 'watch' ? 'watch' : 'cron', legend };
-    const payload = h('textarea', { class: 'mono', rows: '2', spellcheck: 'false', value: payloadText(t.payload) });
+    const ptext = payloadText(t.payload);
+    const prows = Math.min(8, Math.max(2, ptext.split('\n').length));
+    const payload = h('textarea', { class: 'mono', rows: String(prows), spellcheck: 'false', value: ptext });
     let body;
     if (g.type === 'cron') {
       const schedule = h('input', { type: 'text', class: 'mono', autocomplete: 'off', spellcheck: 'false', value: t.schedule || '' });
@@ -321,24 +323,27 @@ function fillTable(box, role) {
     box.append(h('p', { class: 'muted', text: 'No schedules or file watches (add them in the editor below).' }));
     return;
   }
-  const body = h('tbody');
+  const body = h('tbody', { role: 'rowgroup' });
   list.forEach((t, i) => {
     const st = status[i] || {};
     const last = st.last_run_ms !== null && st.last_run_ms !== undefined ? when(st.last_run_ms) : h('span', { class: 'muted', text: 'never' });
+    // Explicit roles: the narrow layout shows each row as a card (CSS display
+    // changes), which must not take the table semantics away.
+    const cell = (label, cls, ...kids) => h('td', { role: 'cell', class: cls, 'data-label': label }, h('div', null, ...kids));
     body.append(
       h(
         'tr',
-        { class: st.error ? 'trigger-row-error' : null },
-        h('td', { text: `${kindName(t)} ${i + 1}` }),
-        h('td', null, definition(t)),
-        h('td', null, t.type === 'watch' ? h('span', { class: 'muted', text: 'on change' }) : when(st.next_run_ms)),
-        h(
-          'td',
+        { role: 'row', class: st.error ? 'trigger-row-error' : null },
+        cell('Type', 'trigger-type', `${kindName(t)} ${i + 1}`),
+        cell('Definition', null, definition(t)),
+        cell('Next run', null, t.type === 'watch' ? h('span', { class: 'muted', text: 'on change' }) : when(st.next_run_ms)),
+        cell(
+          'Last run',
           null,
           last,
           st.last_job ? [h('br'), h('a', { href: `/jobs/${encodeURIComponent(st.last_job)}`, text: `job ${st.last_job}` })] : null
         ),
-        h('td', null, statusCell(t, st, role))
+        cell('Status', null, statusCell(t, st, role))
       )
     );
   });
@@ -348,8 +353,12 @@ function fillTable(box, role) {
       { class: 'table-wrap' },
       h(
         'table',
-        { class: 'table triggers-table', 'aria-label': 'Triggers' },
-        h('thead', null, h('tr', null, ['Type', 'Definition', 'Next run', 'Last run', 'Status'].map((c) => h('th', { scope: 'col', text: c })))),
+        { role: 'table', class: 'table triggers-table', 'aria-label': 'Triggers' },
+        h(
+          'thead',
+          { role: 'rowgroup' },
+          h('tr', { role: 'row' }, ['Type', 'Definition', 'Next run', 'Last run', 'Status'].map((c) => h('th', { role: 'columnheader', scope: 'col', text: c })))
+        ),
         body
       )
     )
