@@ -480,6 +480,7 @@ async function renderRoles(view, selected) {
       save.disabled = true;
       try {
         if (!role) {
+          if (!body.triggers.length) delete body.triggers; // the server's default
           const created = await api('POST', '/api/roles', body);
           toast(`Role ${created.name || body.name} created`, 'ok');
           dirty = false;
