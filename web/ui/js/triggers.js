@@ -320,7 +320,7 @@ function fillTable(box, role) {
   const list = Array.isArray(role.triggers) ? role.triggers : [];
   const status = Array.isArray(role.trigger_status) ? role.trigger_status : [];
   if (!list.length) {
-    box.append(h('p', { class: 'muted', text: 'No schedules or file watches (add them in the editor below).' }));
+    box.append(h('p', { class: 'muted', text: role.builtin ? 'No schedules or file watches.' : 'No schedules or file watches (add them in the editor below).' }));
     return;
   }
   const body = h('tbody', { role: 'rowgroup' });
