@@ -404,9 +404,14 @@ export function triggerStatus(role) {
   ];
   const tick = setInterval(() => {
     for (const t of box.querySelectorAll('[data-rel-ms]')) t.textContent = `(${relTime(Number(t.getAttribute('data-rel-ms')))})`;
-    // A schedule that fell due without a job event for it (e.g. a skipped run): ask again.
+    // Ask again when something may have changed without an event: a schedule
+    // that fell due (a skipped run), a watch not (yet) watching (the
+    // coordinator retries a missing path on its own).
     const st = Array.isArray(current.trigger_status) ? current.trigger_status : [];
-    if (st.some((s) => s && s.next_run_ms && s.next_run_ms < Date.now() - 2000)) soon();
+    const tr = Array.isArray(current.triggers) ? current.triggers : [];
+    const overdue = st.some((s) => s && s.next_run_ms && s.next_run_ms < Date.now() - 2000);
+    const waiting = current.enabled && tr.some((t, i) => t && t.type === 'watch' && !(st[i] && st[i].watching));
+    if (overdue || waiting) soon();
   }, 5000);
   return {
     el: box,
