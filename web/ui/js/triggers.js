@@ -86,7 +86,8 @@ const missedText = (m) => (m === 'once' ? 'run once' : 'skip');
  * triggers: the role's triggers (or [] for a new role); readonly: all disabled.
  * Returns {el, collect(), explain(message)}: collect() -> the triggers array
  * to send, or throws an Error whose message names the group and the field;
- * explain() adds the group's legend to a server message about triggers[i].
+ * explain() puts the group's legend before a server message about triggers[i]
+ * (the server counts from 0, the legends from 1).
  */
 export function triggerEditor(triggers, { readonly = false } = {}) {
   const seq = `${++seqNo}-${Math.random().toString(36).slice(2, 6)}`;
@@ -263,10 +264,10 @@ export function triggerEditor(triggers, { readonly = false } = {}) {
   }
 
   function explain(message) {
-    return String(message).replace(/triggers\[(\d+)\]/g, (m, i) => {
-      const g = groups[Number(i)];
-      return g ? `${m} (${g.legend.textContent})` : m;
-    });
+    const text = String(message);
+    const m = /triggers\[(\d+)\]/.exec(text);
+    const g = m ? groups[Number(m[1])] : null;
+    return g ? `${g.legend.textContent}: ${text}` : text;
   }
 
   return { el, collect, explain };
