@@ -6,6 +6,7 @@
 */
 #include "mesh/role.h"
 #include "mesh/template.h"
+#include "mesh/trigger.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -40,6 +41,9 @@ static void s_free_def(role_t *r)
     for (size_t i = 0; i < r->npermissions; i++)
         free(r->permissions[i]);
     free(r->permissions);
+    for (size_t i = 0; i < r->ntriggers; i++)
+        trigger_destroy(&r->triggers[i]);
+    free(r->triggers);
     kv_free(&r->env);
     kv_free(&r->where);
 }
@@ -256,6 +260,27 @@ static int s_permissions(s_ctx_t *c, role_t *r, json_t *v)
     return 0;
 }
 
+/* Cron schedules and file watches; an error names the trigger's index. */
+static int s_triggers(s_ctx_t *c, role_t *r, json_t *v)
+{
+    if (!json_is_array(v) || json_array_size(v) > TRIGGER_MAX)
+        return s_fail(c, "triggers", "must be an array of at most 16 trigger objects");
+    r->triggers = calloc(json_array_size(v) + 1, sizeof(trigger_t *));
+    if (!r->triggers)
+        return s_fail(c, "triggers", "out of memory");
+    size_t i;
+    json_t *e;
+    json_array_foreach(v, i, e) {
+        char why[300];
+        if (!(r->triggers[i] = trigger_from_json(e, why, sizeof why))) {
+            snprintf(c->err, c->errlen, "role '%s': triggers[%zu].%s", c->role, i, why);
+            return -1;
+        }
+        r->ntriggers = i + 1;
+    }
+    return 0;
+}
+
 static int s_field(s_ctx_t *c, role_t *r, const char *key, json_t *v)
 {
     if (strcmp(key, "name") == 0)
@@ -286,9 +311,11 @@ static int s_field(s_ctx_t *c, role_t *r, const char *key, json_t *v)
     }
     if (strcmp(key, "permissions") == 0)
         return s_permissions(c, r, v);
+    if (strcmp(key, "triggers") == 0)
+        return s_triggers(c, r, v);
     return s_fail(c, key, "is not a role field (known: name, command, shell, timeout_ms, "
                           "max_attempts, backoff_base_ms, backoff_max_ms, max_concurrency, env, "
-                          "where, enabled, permissions)");
+                          "where, enabled, permissions, triggers)");
 }
 
 static role_t *s_role_from_json(json_t *o, const char *label, char *err, size_t errlen)
@@ -354,6 +381,21 @@ role_t *role_from_json(const json_t *o, char *err, size_t errlen)
     return s_role_from_json((json_t *) o, "(new)", err, errlen);
 }
 
+int role_set_triggers(role_t *r, const json_t *triggers, char *err, size_t errlen)
+{
+    s_ctx_t c = { err, errlen, r->name };
+    if (r->ntriggers > 0 || r->triggers)
+        return s_fail(&c, "triggers", "are already set");
+    if (s_triggers(&c, r, (json_t *) triggers) == 0)
+        return 0;
+    for (size_t i = 0; i < r->ntriggers; i++)
+        trigger_destroy(&r->triggers[i]);
+    free(r->triggers);
+    r->triggers = NULL;
+    r->ntriggers = 0;
+    return -1;
+}
+
 /* ---- JSON writing ---------------------------------------------------------- */
 
 static json_t *s_strings(char **v, size_t n)
@@ -378,6 +420,17 @@ static json_t *s_env_json(const kvlist_t *env)
     return o;
 }
 
+json_t *role_triggers_json(const role_t *r)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; a && i < r->ntriggers; i++)
+        if (json_array_append_new(a, trigger_to_json(r->triggers[i])) != 0) {
+            json_decref(a);
+            return NULL;
+        }
+    return a;
+}
+
 json_t *role_to_json(const role_t *r)
 {
     json_t *o = json_pack("{s:s,s:b,s:I,s:I,s:I,s:I,s:I,s:o,s:o,s:b,s:o}",
@@ -390,6 +443,10 @@ json_t *role_to_json(const role_t *r)
                           "env", s_env_json(&r->env), "where", s_env_json(&r->where),
                           "enabled", r->enabled,
                           "permissions", s_strings(r->permissions, r->npermissions));
+    if (o && json_object_set_new(o, "triggers", role_triggers_json(r)) != 0) {
+        json_decref(o);
+        return NULL;
+    }
     if (!o || r->ncommand == 0)
         return o;
     json_t *cmd = r->shell ? json_string(r->command[0]) : s_strings(r->command, r->ncommand);

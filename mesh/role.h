@@ -12,7 +12,8 @@
 
     The same strict parser reads one role object of the HTTP API
     (role_from_json), and role_to_json writes a role back in the file's
-    shape, so what the API shows is what a roles file would say.
+    shape, so what the API shows is what a roles file would say. A role's
+    "triggers" (cron schedules, file watches) are parsed by mesh/trigger.c.
 
     A role is never freed while the coordinator runs, because jobs and the
     scheduler borrow role_t pointers: a new definition replaces the old one
@@ -32,6 +33,7 @@
 #define ROLE_PERMISSIONS_MAX 64   /* scopes in one role's permissions */
 
 struct json_t;
+struct trigger;
 
 typedef struct {
     char *name;
@@ -49,6 +51,8 @@ typedef struct {
     bool enabled;             /* false: new jobs of the role are refused */
     char **permissions;       /* scopes that may trigger it; none = submit:NAME */
     size_t npermissions;
+    struct trigger **triggers; /* cron schedules and file watches (mesh/trigger.h), owned */
+    size_t ntriggers;
 } role_t;
 
 typedef struct {
@@ -80,6 +84,11 @@ role_t *role_from_json(const struct json_t *o, char *err, size_t errlen);
 /* The role as the roles file would hold it (with enabled and permissions);
    a new reference, NULL when out of memory. Built-ins have no command. */
 struct json_t *role_to_json(const role_t *r);
+/* Parse a "triggers" array into r, which has none yet. 0, or -1 with err
+   (r unchanged). */
+int role_set_triggers(role_t *r, const struct json_t *triggers, char *err, size_t errlen);
+/* r's triggers as an array (empty when none); NULL when out of memory. */
+struct json_t *role_triggers_json(const role_t *r);
 /* Move src's definition (all but the name) into dst, free dst's old one
    and src itself. dst keeps its address, so borrowed pointers stay good. */
 void role_take_def(role_t *dst, role_t **src_p);

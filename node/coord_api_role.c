@@ -46,7 +46,8 @@ static json_t *s_role_json(coord_t *c, const role_t *r)
     snprintf(path, sizeof path, "/api/cluster/%s/role/%s/webhook", store_cluster_id(c->store),
              r->name);
     if (o && (json_object_set_new(o, "builtin", json_boolean(r->builtin)) != 0 ||
-              json_object_set_new(o, "webhook_path", json_string(path)) != 0)) {
+              json_object_set_new(o, "webhook_path", json_string(path)) != 0 ||
+              json_object_set_new(o, "trigger_status", coord_trig_status(c, r)) != 0)) {
         json_decref(o);
         return NULL;
     }
@@ -104,7 +105,8 @@ void coord_role_get(coord_t *c, const rid_t *rid, uint64_t req_id, json_t *body)
 static bool s_read_only(coord_t *c, const rid_t *rid, uint64_t req_id, json_t *o)
 {
     const char *bad = json_object_get(o, "builtin") ? "builtin"
-                      : json_object_get(o, "webhook_path") ? "webhook_path" : NULL;
+                      : json_object_get(o, "webhook_path") ? "webhook_path"
+                      : json_object_get(o, "trigger_status") ? "trigger_status" : NULL;
     if (bad)
         coord_api_error(c, rid, req_id, "invalid", "%s is read-only", bad);
     return bad != NULL;
@@ -154,6 +156,7 @@ void coord_role_create(coord_t *c, const rid_t *rid, uint64_t req_id, json_t *bo
         coord_api_error(c, rid, req_id, "unavailable", "coordinator out of memory");
         return;
     }
+    coord_trig_arm(c, r);
     s_changed(c, rid, req_id, r);
 }
 
@@ -182,7 +185,9 @@ void coord_role_update(coord_t *c, const rid_t *rid, uint64_t req_id, json_t *bo
     json_decref(merged);
     if (!def)
         return;
+    coord_trig_disarm(c, r);         /* before its triggers are freed */
     role_take_def(r, &def);
+    coord_trig_arm(c, r);
     s_changed(c, rid, req_id, r);
 }
 
@@ -207,6 +212,7 @@ void coord_role_delete(coord_t *c, const rid_t *rid, uint64_t req_id, json_t *bo
                         "cancel them or let them finish first", r->name, n);
         return;
     }
+    coord_trig_disarm(c, r);
     role_clear(r);                   /* finished jobs still name it */
     coord_delete_role(c, r->name);
     coord_api_reply(c, rid, req_id, json_object());

@@ -20,6 +20,7 @@
 #include "node/coordinator.h"
 #include "node/metrics.h"
 #include "node/coord_events.h"
+#include "node/coord_trig.h"
 
 /* The routing id of the message being handled. */
 typedef struct {
@@ -99,6 +100,7 @@ typedef struct coord {
     metrics_t metrics;        /* finished counts and latency histograms for /metrics */
     uint64_t store_used;      /* bytes of the store in use, at the last room check */
     coord_events_t events;    /* the UI's event stream and stats history */
+    coord_trig_t trig;        /* armed cron schedules and file watches */
 } coord_t;
 
 

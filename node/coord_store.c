@@ -492,6 +492,7 @@ int coord_store_open(coord_t *c)
     if (c->ids.last < newest)
         c->ids.last = newest;
     c->dispatch_needed = true;
+    s_check_full(c);            /* the first turn may take jobs (a cron catch-up, a client) */
     log_msg(LL_INFO, "coordinator", "store %s (cluster %s): recovered %zu queued, %zu scheduled "
             "and %zu running job(s), %zu requeued from unknown workers, %zu worker registration(s)",
             c->opts->data_dir, store_cluster_id(c->store), r.queued, r.scheduled, r.running, r.orphaned,

@@ -4,8 +4,10 @@
       1. waits (zmq_poll) for the socket or the signalfd, at most 100 ms;
       2. reads every message already queued (up to a batch bound) and hands
          each to the worker or client handlers;
-      3. expires silent workers (their leases go back to the queue) and
-         moves scheduled jobs whose time has come to their ready queues;
+      3. expires silent workers (their leases go back to the queue),
+         moves scheduled jobs whose time has come to their ready queues and
+         starts the jobs of due cron schedules and settled file watches
+         (node/coord_trig.h);
       4. dispatches queued jobs to workers with free credit (an HTTP
          worker's credit is its waiting long polls), then answers the long
          polls whose wait ran out;
@@ -165,7 +167,8 @@ static int s_init(coord_t *c, const coord_opts_t *opts)
     zhashx_set_destructor(c->tombstones, s_peer_free);
     zlistx_set_destructor(c->polls, coord_poll_free);
     zhashx_set_destructor(c->results, coord_results_free);
-    if (coord_store_open(c) != 0)
+    c->trig.inotify_fd = -1;
+    if (coord_store_open(c) != 0 || coord_trig_open(c) != 0)
         return -1;
     char err[256];
     if (!(c->auth = auth_open(opts->data_dir, err, sizeof err))) {
@@ -197,6 +200,7 @@ static void s_fini(coord_t *c)
     zhashx_destroy(&c->revoked);
     zhashx_destroy(&c->peers);   /* before jobs: peers borrow them */
     coord_outbox_free(c);
+    coord_trig_close(c);
     store_close(&c->store);
     auth_close(&c->auth);
     jobtab_destroy(&c->jobs);
@@ -360,15 +364,19 @@ static long s_poll_ms(const coord_t *c)
 
 static int s_loop(coord_t *c, int sigfd)
 {
-    zmq_pollitem_t items[5] = {
+    zmq_pollitem_t items[6] = {
         { c->router, 0, ZMQ_POLLIN, 0 },
         { NULL, sigfd, ZMQ_POLLIN, 0 },
         { c->api, 0, ZMQ_POLLIN, 0 },
         { c->events.xpub, 0, ZMQ_POLLIN, 0 },
-        { c->zap, 0, ZMQ_POLLIN, 0 },
     };
+    int nitems = 4, watch = -1;          /* the optional ones: inotify, ZAP */
+    if (c->trig.inotify_fd >= 0)
+        items[watch = nitems++] = (zmq_pollitem_t) { NULL, c->trig.inotify_fd, ZMQ_POLLIN, 0 };
+    if (c->zap)
+        items[nitems++] = (zmq_pollitem_t) { c->zap, 0, ZMQ_POLLIN, 0 };
     for (;;) {
-        if (zmq_poll(items, c->zap ? 5 : 4, s_poll_ms(c)) < 0 && errno != EINTR) {
+        if (zmq_poll(items, nitems, s_poll_ms(c)) < 0 && errno != EINTR) {
             log_msg(LL_ERROR, "coordinator", "poll: %s", zmq_strerror(errno));
             return 1;
         }
@@ -376,12 +384,15 @@ static int s_loop(coord_t *c, int sigfd)
             return 0;
         coord_zap_serve(c);
         coord_events_read(c);
+        if (watch >= 0 && (items[watch].revents & ZMQ_POLLIN))
+            coord_watch_read(c);
         for (int n = 0; n < BATCH_MAX && s_recv_one(c, c->router) == 1; n++)
             ;
         for (int n = 0; n < BATCH_MAX && s_recv_one(c, c->api) == 1; n++)
             ;
         coord_expire_peers(c, clock_mono_ms());
         s_release_due(c);
+        coord_trig_tick(c);
         coord_dispatch(c);
         coord_api_tick(c, clock_mono_ms());  /* after dispatch: a due poll may still get a job */
         coord_prune(c, clock_mono_ms());

@@ -17,6 +17,9 @@
     short printable word from the record (a state name).
 */
 #include "store/record.h"
+#include "mesh/trigger.h"
+
+#include <jansson.h>
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -208,6 +211,30 @@ int rec_enc_peer(rec_buf_t *b, const peer_t *p, char *err, size_t errlen)
     return s_enc_end(b, "worker", err, errlen);
 }
 
+static int s_oom_enc(char *err, size_t errlen)
+{
+    snprintf(err, errlen, "role record: out of memory");
+    return -1;
+}
+
+/* The role's triggers as JSON text (their one definition, mesh/trigger.c),
+   or nil when it has none. */
+static int s_w_triggers(rec_buf_t *b, const role_t *r)
+{
+    if (r->ntriggers == 0) {
+        msgpack_pack_nil(&b->pk);
+        return 0;
+    }
+    json_t *a = role_triggers_json(r);
+    char *text = a ? json_dumps(a, JSON_COMPACT) : NULL;
+    json_decref(a);
+    if (!text)
+        return -1;
+    s_w_str(b, text);
+    free(text);
+    return 0;
+}
+
 int rec_enc_role(rec_buf_t *b, const role_t *r, char *err, size_t errlen)
 {
     if (!s_name_ok(r->name)) {
@@ -216,7 +243,7 @@ int rec_enc_role(rec_buf_t *b, const role_t *r, char *err, size_t errlen)
     }
     rec_buf_reset(b);
     msgpack_packer *pk = &b->pk;
-    msgpack_pack_array(pk, 13);
+    msgpack_pack_array(pk, 14);
     msgpack_pack_uint32(pk, REC_VERSION);
     s_w_str(b, r->name);
     s_w_strs(b, r->command, r->ncommand);
@@ -236,7 +263,7 @@ int rec_enc_role(rec_buf_t *b, const role_t *r, char *err, size_t errlen)
         msgpack_pack_false(pk);
     s_w_strs(b, r->permissions, r->npermissions);
     s_w_kvs(b, &r->where);
-    return s_enc_end(b, "role", err, errlen);
+    return s_w_triggers(b, r) != 0 ? s_oom_enc(err, errlen) : s_enc_end(b, "role", err, errlen);
 }
 
 /* ---- the reader: one msgpack value at a time ----------------------------- */
@@ -876,6 +903,26 @@ static int s_role_check(s_rd_t *r, role_t *role)
     return 0;
 }
 
+/* Field 14: the triggers' JSON text (or nil), parsed by the role rules. */
+static int s_triggers(s_rd_t *r, role_t *role)
+{
+    s_val_t v;
+    if (s_str(r, "triggers", true, &v) != 0)
+        return -1;
+    if (v.type == S_NIL)
+        return 0;
+    json_error_t jerr;
+    json_t *a = json_loadb(v.s, v.n, JSON_REJECT_DUPLICATES, &jerr);
+    char why[300];
+    int rc = 0;
+    if (!a)
+        rc = s_fail(r, "field triggers: %s", jerr.text);
+    else if (role_set_triggers(role, a, why, sizeof why) != 0)
+        rc = s_fail(r, "field triggers: %s", why);
+    json_decref(a);
+    return rc;
+}
+
 role_t *rec_dec_role(const void *data, size_t size, char *err, size_t errlen)
 {
     s_rd_t r = { data, size, 0, "role", 0, err, errlen };
@@ -905,6 +952,7 @@ role_t *rec_dec_role(const void *data, size_t size, char *err, size_t errlen)
         (n > 10 && s_bool(&r, "enabled", &role->enabled) != 0) ||
         (n > 11 && s_strs(&r, "permissions", &role->permissions, &role->npermissions) != 0) ||
         (n > 12 && s_kvs(&r, "where", &role->where) != 0) ||
+        (n > 13 && s_triggers(&r, role) != 0) ||
         s_close(&r, n) != 0 ||
         s_role_check(&r, role) != 0)
         role_destroy(&role);

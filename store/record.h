@@ -19,8 +19,10 @@
       role   [1, name str, command [str], shell bool, timeout_ms uint,
               max_attempts uint, max_concurrency uint, env {str:str},
               backoff_base_ms uint, backoff_max_ms uint, enabled bool,
-              permissions [str], where {str:str}]   (older records end
-              before any of the last five: their defaults apply)
+              permissions [str], where {str:str},
+              triggers str|nil]   (older records end before any of the
+              last six: their defaults apply; triggers is the JSON array
+              the API shows, parsed by mesh/trigger.c's strict rules)
 
     Rules this codec keeps:
     - Decoding trusts nothing: it reads the bytes itself (no msgpack-c

@@ -61,7 +61,7 @@ static const uint64_t s_default_maps[] = { 64ULL << 30, 16ULL << 30, 4ULL << 30,
 
 struct store {
     MDB_env *env;                /* the environment; NULL until created */
-    MDB_dbi meta;                /* "schema", "cluster_id" */
+    MDB_dbi meta;                /* "schema", "cluster_id", store_put_meta_u64 values */
     MDB_dbi jobs;                /* job id -> job record */
     MDB_dbi active;              /* job id -> empty, for jobs not yet finished */
     MDB_dbi workers;             /* worker id -> worker record */
@@ -622,6 +622,42 @@ int store_idem_get(store_t *s, const char *key, size_t len, uint64_t *id, int64_
         mdb_txn_abort(txn);
     if (rc != 0 && rc != MDB_NOTFOUND) {
         snprintf(err, errlen, "reading an idempotency key: %s", mdb_strerror(rc));
+        return -1;
+    }
+    return found;
+}
+
+/* ---- meta values ------------------------------------------------------------- */
+
+int store_put_meta_u64(store_t *s, const char *key, uint64_t val, char *err, size_t errlen)
+{
+    if (s_need_txn(s, err, errlen) != 0)
+        return -1;
+    uint8_t vb[8];
+    s_put_be(vb, val);
+    MDB_val k = s_str_key(key), v = { 8, vb };
+    int rc = mdb_put(s->txn, s->meta, &k, &v, 0);
+    if (rc == 0)
+        return 0;
+    char what[96];
+    snprintf(what, sizeof what, "writing meta %.40s", key);
+    return s_write_fail(s, what, rc, err, errlen);
+}
+
+int store_get_meta_u64(store_t *s, const char *key, uint64_t *val, char *err, size_t errlen)
+{
+    MDB_txn *txn = s->txn;
+    int rc = txn ? 0 : mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
+    MDB_val k = s_str_key(key), v;
+    if (rc == 0)
+        rc = mdb_get(txn, s->meta, &k, &v);
+    int found = rc == 0 && v.mv_size == 8;
+    if (found)
+        *val = s_be(v.mv_data, 8);
+    if (txn != s->txn)
+        mdb_txn_abort(txn);
+    if (rc != 0 && rc != MDB_NOTFOUND) {
+        snprintf(err, errlen, "reading meta %.40s: %s", key, mdb_strerror(rc));
         return -1;
     }
     return found;

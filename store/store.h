@@ -1,7 +1,8 @@
 /*  store/store.h — the coordinator's durable state in one LMDB environment.
 
     Named databases (docs/DECISIONS.md, "Store"):
-      meta     "schema" -> u32 big-endian schema version; "cluster_id" -> 32 hex chars
+      meta     "schema" -> u32 big-endian schema version; "cluster_id" -> 32 hex chars;
+               "cron_horizon" -> u64 big-endian ms (node/coord_trig.c)
       jobs     job id (u64 big-endian, so keys sort by creation time) -> job record
       active   job id -> empty: every job not in a terminal state (recovery
                reads only this, so start-up time does not grow with history)
@@ -75,6 +76,12 @@ int store_idem_put(store_t *s, const char *key, size_t len, uint64_t id, int64_t
                    char *err, size_t errlen);
 int store_idem_get(store_t *s, const char *key, size_t len, uint64_t *id, int64_t *created_ms,
                    char *err, size_t errlen);
+
+/* A u64 (8 bytes big-endian) in meta under key (not "schema" or
+   "cluster_id"). get reads through the open write transaction if any:
+   1 found, 0 not, -1 error. */
+int store_put_meta_u64(store_t *s, const char *key, uint64_t val, char *err, size_t errlen);
+int store_get_meta_u64(store_t *s, const char *key, uint64_t *val, char *err, size_t errlen);
 
 /* Job output, in chunks (job id, seq) -> bytes, seq growing per job. */
 int store_put_log(store_t *s, uint64_t id, uint32_t seq, const void *data, size_t len,

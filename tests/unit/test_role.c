@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "mesh/role.h"
+#include "mesh/trigger.h"
 
 static void test_builtins(void **state)
 {
@@ -102,6 +103,57 @@ static role_t *s_parse(const char *text, char *err, size_t errlen)
     return r;
 }
 
+/* Triggers: defaults written back, errors naming the trigger and field,
+   paths normalised or refused, keys that follow the definition. */
+static void test_triggers(void **state)
+{
+    (void) state;
+    char err[300] = "";
+    role_t *r = s_parse("{\"name\":\"t\",\"command\":[\"x\"],\"triggers\":["
+                        "{\"type\":\"cron\",\"schedule\":\"@daily\"},"
+                        "{\"type\":\"watch\",\"paths\":[\"/srv/in///\",\"/\"]},"
+                        "{\"type\":\"cron\",\"schedule\":\"@daily\",\"timezone\":\"UTC\"}]}",
+                        err, sizeof err);
+    assert_non_null(r);
+    json_t *t = role_triggers_json(r);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(t, 0), "timezone")), "UTC");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(t, 0), "missed")), "skip");
+    json_t *paths = json_object_get(json_array_get(t, 1), "paths");
+    assert_string_equal(json_string_value(json_array_get(paths, 0)), "/srv/in");
+    assert_string_equal(json_string_value(json_array_get(paths, 1)), "/");
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(t, 1), "debounce_ms")),
+                     TRIGGER_DEBOUNCE_DEFAULT);
+    /* the same definition, written with or without its defaults: the same key */
+    assert_true(r->triggers[0]->key == r->triggers[2]->key);
+    assert_true(r->triggers[0]->key != r->triggers[1]->key);
+    json_decref(t);
+    role_destroy(&r);
+    static const struct { const char *triggers, *want; } bad[] = {
+        { "[{\"type\":\"cron\",\"schedule\":\"0 24 * * *\"}]", "triggers[0].schedule: cron: hour" },
+        { "[{\"type\":\"cron\",\"schedule\":\"@daily\"},{\"type\":\"cron\",\"schedule\":1}]",
+          "triggers[1].schedule must be a string" },
+        { "[{\"type\":\"cron\",\"schedule\":\"@daily\",\"timezone\":\"Nowhere/Land\"}]",
+          "triggers[0].timezone:" },
+        { "[{\"type\":\"watch\",\"paths\":[\"/a/./b\"]}]", "triggers[0].paths must be" },
+        { "[{\"type\":\"watch\",\"paths\":[\"/a//b\"]}]", "triggers[0].paths must be" },
+        { "[{\"type\":\"watch\",\"paths\":[\"/a/..\"]}]", "triggers[0].paths must be" },
+        { "[{\"type\":\"watch\",\"paths\":[\"/a\"],\"schedule\":\"@daily\"}]",
+          "triggers[0].schedule is not a field of a watch trigger" },
+        { "[{\"type\":\"watch\",\"paths\":[\"/a\"],\"debounce_ms\":3600001}]",
+          "triggers[0].debounce_ms must be" },
+        { "{}", "triggers must be an array" },
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char text[400];
+        snprintf(text, sizeof text, "{\"name\":\"t\",\"command\":[\"x\"],\"triggers\":%s}",
+                 bad[i].triggers);
+        r = s_parse(text, err, sizeof err);
+        assert_null(r);
+        if (!strstr(err, bad[i].want))
+            fail_msg("%s: got '%s', want '%s'", bad[i].triggers, err, bad[i].want);
+    }
+}
+
 static void test_json_round_trip(void **state)
 {
     (void) state;
@@ -110,13 +162,20 @@ static void test_json_round_trip(void **state)
                        "\"shell\":false,\"timeout_ms\":500,\"max_attempts\":2,"
                        "\"backoff_base_ms\":10,\"backoff_max_ms\":20,\"max_concurrency\":3,"
                        "\"env\":{\"A\":\"1\"},\"where\":{\"zone\":\"eu-1\"},\"enabled\":false,"
-                       "\"permissions\":[\"submit:deploy\",\"worker:w1\",\"read\"]}";
+                       "\"permissions\":[\"submit:deploy\",\"worker:w1\",\"read\"],"
+                       "\"triggers\":[{\"type\":\"cron\",\"schedule\":\"*/5 9-17 * * mon-fri\","
+                       "\"timezone\":\"Europe/Berlin\",\"missed\":\"once\",\"payload\":{\"a\":[1]}},"
+                       "{\"type\":\"watch\",\"paths\":[\"/srv/in\",\"/etc/app.conf\"],"
+                       "\"debounce_ms\":0,\"payload\":{}}]}";
     role_t *r = s_parse(text, err, sizeof err);
     assert_non_null(r);
     assert_false(r->enabled);
     assert_int_equal(r->npermissions, 3);
     assert_string_equal(r->permissions[1], "worker:w1");
     assert_string_equal(kv_get(&r->where, "zone"), "eu-1");
+    assert_int_equal(r->ntriggers, 2);
+    assert_int_equal(r->triggers[0]->missed, TRIGGER_MISSED_ONCE);
+    assert_int_equal(r->triggers[1]->npaths, 2);
     json_t *back = role_to_json(r), *orig = json_loads(text, 0, NULL);
     assert_true(json_equal(back, orig));
     json_decref(back);
@@ -188,6 +247,7 @@ int main(void)
         cmocka_unit_test(test_refused),
         cmocka_unit_test(test_file),
         cmocka_unit_test(test_json_round_trip),
+        cmocka_unit_test(test_triggers),
         cmocka_unit_test(test_in_place),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -13,6 +13,7 @@
 #include <time.h>
 #include <dirent.h>
 #include <lmdb.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -986,7 +987,10 @@ static void test_record_role_where(void **state)
     roleset_t set;
     assert_int_equal(roleset_init(&set), 0);
     assert_int_equal(roleset_load_json(&set, "{\"roles\":[{\"name\":\"gpu\",\"command\":[\"x\"],"
-                                         "\"where\":{\"gpu\":\"1\",\"zone\":\"b\"}}]}",
+                                         "\"where\":{\"gpu\":\"1\",\"zone\":\"b\"},"
+                                         "\"triggers\":[{\"type\":\"cron\",\"schedule\":\"0 9 * * *\","
+                                         "\"timezone\":\"America/New_York\"},{\"type\":\"watch\","
+                                         "\"paths\":[\"/srv\"],\"payload\":{\"k\":\"v\"}}]}]}",
                                    err, sizeof err), 0);
     role_t *in = roleset_find(&set, "gpu");
     assert_non_null(in);
@@ -995,7 +999,27 @@ static void test_record_role_where(void **state)
     assert_non_null(out);
     assert_int_equal(out->where.n, 2);
     assert_string_equal(kv_get(&out->where, "zone"), "b");
+    json_t *a = role_triggers_json(in), *z = role_triggers_json(out);   /* triggers too */
+    assert_int_equal(json_array_size(z), 2);
+    assert_true(json_equal(a, z));
+    json_decref(a);
+    json_decref(z);
     role_destroy(&out);
+    /* a triggers field that does not parse by the role rules is refused: the
+       record's last field is the triggers text, a str8 (0xd9, length, ASCII) */
+    const char *tail = "[{\"type\":\"cron\",\"schedule\":\"99 * * * *\"}]";
+    size_t at = b.sbuf.size, tl = strlen(tail);
+    while (at > 0 && (uint8_t) b.sbuf.data[at - 1] != 0xd9)
+        at--;
+    assert_true(at > 0);
+    uint8_t *bytes = malloc(at + 1 + tl);
+    assert_non_null(bytes);
+    memcpy(bytes, b.sbuf.data, at);                 /* up to and with the 0xd9 */
+    bytes[at] = (uint8_t) tl;
+    memcpy(bytes + at + 1, tail, tl);
+    assert_null(rec_dec_role(bytes, at + 1 + tl, err, sizeof err));
+    assert_non_null(strstr(err, "triggers"));
+    free(bytes);
     roleset_free(&set);
     rec_buf_free(&b);
 }

@@ -1,0 +1,92 @@
+"""Cron triggers on the real clock: schedules fire on the minute with the
+trigger's payload and run on a real worker; runs that fell due while the
+coordinator was down (killed) are skipped or caught up once by each
+trigger's "missed" policy; a restart never starts a run twice.
+This file waits for two minute boundaries (about 1-2 minutes)."""
+import signal
+import time
+
+from conftest import wait_for
+
+PRINT = "printf '%s' \"$POPEBOT_JOB_PAYLOAD\""
+
+
+def cron_role(name, missed, tz):
+    return {"name": name, "command": PRINT, "shell": True, "triggers": [
+        {"type": "cron", "schedule": "* * * * *", "timezone": tz, "missed": missed,
+         "payload": {"from": name}}]}
+
+
+def runs(mesh, name):
+    """{scheduled_ms: job} of the role's jobs."""
+    r = mesh.http("GET", f"/api/jobs?role={name}&limit=100", key="read")
+    assert r.status_code == 200, r.text
+    out = {}
+    for j in r.json()["jobs"]:
+        t = j["payload"]["trigger"]
+        assert t["scheduled_ms"] not in out, f"run {t['scheduled_ms']} started twice"
+        out[t["scheduled_ms"]] = j
+    return out
+
+
+def next_run(mesh, name):
+    return mesh.http("GET", f"/api/roles/{name}").json()["trigger_status"][0]["next_run_ms"]
+
+
+def sleep_until(ms):
+    while time.time() * 1000 < ms:
+        time.sleep(min(1.0, max(0.01, ms / 1000 - time.time())))
+
+
+def test_cron_fires_on_the_minute_and_follows_the_missed_run_policy(mesh):
+    mesh.start_coordinator()
+    mesh.start_worker("w1", roles="echo,tick,tock")
+    for body in (cron_role("tick", "once", "America/New_York"), cron_role("tock", "skip", "UTC")):
+        r = mesh.http("POST", "/api/roles", json_body=body)
+        assert r.status_code == 201, r.text
+    b = next_run(mesh, "tick")
+    now = time.time() * 1000
+    assert b % 60000 == 0 and 0 < b - now <= 60000 and next_run(mesh, "tock") == b
+    if b - now < 5000:                     # too close to stop before it: let it fire first
+        wait_for(lambda: b in runs(mesh, "tick") and b in runs(mesh, "tock"), timeout=30,
+                 desc="the first runs")
+        b += 60000
+
+    # killed before the run at b, started again after it
+    mesh.coord.signal(signal.SIGKILL)
+    mesh.coord.wait(15)
+    mesh.reset_client()
+    sleep_until(b + 1500)
+    mesh.start_coordinator()
+    tick = wait_for(lambda: runs(mesh, "tick").get(b), timeout=15, desc="tick's catch-up run")
+    assert tick["payload"] == {"from": "tick", "trigger": {
+        "type": "cron", "schedule": "* * * * *", "timezone": "America/New_York",
+        "scheduled_ms": b, "catch_up": True}}, tick
+    assert mesh.wait_job(tick["id"])["state"] == "succeeded"
+    time.sleep(1.0)
+    assert b not in runs(mesh, "tock")      # missed: skip
+    log = mesh.coord.log_text()
+    assert "role tock, trigger 0" in log and "skipped (missed: skip)" in log, log[-3000:]
+    assert "role tick, trigger 0" in log and "starting one catch-up run" in log
+    assert next_run(mesh, "tick") == b + 60000 == next_run(mesh, "tock")
+
+    # the next minute: both fire on time, not as catch-ups, and run
+    wait_for(lambda: b + 60000 in runs(mesh, "tick") and b + 60000 in runs(mesh, "tock"),
+             timeout=75, desc="the runs of the next minute")
+    for name in ("tick", "tock"):
+        j = runs(mesh, name)[b + 60000]
+        assert j["payload"]["trigger"]["catch_up"] is False, j
+        done = mesh.wait_job(j["id"])
+        assert done["state"] == "succeeded", done
+        st = mesh.http("GET", f"/api/roles/{name}").json()["trigger_status"][0]
+        assert st["last_job"] == j["id"] and st["next_run_ms"] == b + 120000, st
+
+    # a restart inside the same minute starts nothing again (runs() refuses twins)
+    before = {n: len(runs(mesh, n)) for n in ("tick", "tock")}
+    mesh.coord.signal(signal.SIGTERM)
+    assert mesh.coord.wait(15) == 0
+    mesh.reset_client()
+    mesh.start_coordinator()
+    time.sleep(1.5)
+    if time.time() * 1000 < b + 120000:
+        assert {n: len(runs(mesh, n)) for n in ("tick", "tock")} == before
