@@ -93,7 +93,7 @@ web.test('a file watch and a schedule made in the editor; two writes start one j
   await expectText(cronRow, /\*\/5 \* \* \* \*[^]*Europe\/Berlin[^]*run once[^]*\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \(/,
                    { desc: 'the schedule row with its next run' });
   const roles = page.getByRole('table', { name: 'Roles', exact: true });
-  await expectText(roles.getByRole('row').filter({ hasText: ROLE }), /1 schedule, 1 watch/);
+  await expectText(roles.getByRole('row').filter({ has: page.getByRole('link', { name: ROLE, exact: true }) }), /1 schedule, 1 watch/);
   await ui.shot('triggers-table');
 
   // Two files within the debounce: ONE job, whose payload names both.
@@ -147,12 +147,14 @@ web.test('a file watch and a schedule made in the editor; two writes start one j
     { type: 'cron', schedule: '0 9 * * mon-fri', timezone: 'Europe/Berlin', missed: 'once', payload: {} },
   ]);
   await expectText(page.getByRole('table', { name: 'Triggers', exact: true }), (t) => t.includes('0 9 * * mon-fri') && !t.includes('File watch'));
-  await expectText(roles.getByRole('row').filter({ hasText: ROLE }), /1 schedule(?!,)/);
+  await expectText(roles.getByRole('row').filter({ has: page.getByRole('link', { name: ROLE, exact: true }) }), /1 schedule(?!,)/);
 });
 
 web.test('a watch on a missing path shows its error in the Triggers table (phone width)', async (ui) => {
   const { page, mesh } = ui;
-  const missing = path.join(mesh.tmp, 'no-such-dir');
+  // A missing file in an existing directory is simply waited for (its
+  // directory is watched); a missing directory above it is an error.
+  const missing = path.join(mesh.tmp, 'no-such-dir', 'inbox');
   await mesh.apiOk('POST', '/api/roles', { name: BAD, shell: true, command: COMMAND,
                                           triggers: [{ type: 'watch', paths: [missing] }] });
   await ui.login();
@@ -174,6 +176,6 @@ web.test('a watch on a missing path shows its error in the Triggers table (phone
   await row.scrollIntoViewIfNeeded();
   await ui.shot('watch-error-phone');
   // The file appears: the coordinator retries and the table turns to Watching live.
-  fs.mkdirSync(missing);
+  fs.mkdirSync(missing, { recursive: true });
   await expectText(row, /Watching/, { timeout: 25000, desc: 'the watch to start once the directory exists' });
 }, { context: { viewport: { width: 390, height: 844 } } });
