@@ -9,12 +9,15 @@
 // field names and types are those of docs/openapi.yaml (RoleFields); a PATCH
 // sends only the fields that changed; the curl command carries the
 // placeholder $POPEBOT_KEY, never a key; failed requests show the server's
-// message; the list follows `role` events.
+// message; the list follows `role` events. Triggers (schedules, file
+// watches) live in triggers.js: its fieldset in the form, its live table in
+// the details; trigger_status is never sent back.
 
 import { api, errText } from './api.js';
 import { h, clear, toast, confirmDialog, copyButton } from './dom.js';
 import { navigate } from './router.js';
 import { onEvent } from './events.js';
+import { triggerEditor, triggerStatus, triggerSummary, sameTriggers } from './triggers.js';
 
 const U32_MAX = 4294967295;
 
@@ -124,7 +127,7 @@ async function renderRoles(view, selected) {
     h(
       'thead',
       null,
-      h('tr', null, ['Name', 'Command', 'Enabled', 'Concurrency', 'Built-in'].map((t) => h('th', { scope: 'col', text: t })))
+      h('tr', null, ['Name', 'Command', 'Enabled', 'Concurrency', 'Triggers', 'Built-in'].map((t) => h('th', { scope: 'col', text: t })))
     ),
     tableBody
   );
@@ -140,6 +143,7 @@ async function renderRoles(view, selected) {
   let dirty = false;
   let dead = false;
   let reloadTimer = null;
+  let status = null; // the live Triggers table of the role shown
 
   async function loadInfo() {
     if (info) return info;
@@ -154,7 +158,7 @@ async function renderRoles(view, selected) {
   function renderTable() {
     clear(tableBody);
     if (!roles.length) {
-      tableBody.append(h('tr', null, h('td', { colspan: 5, class: 'muted', text: 'No roles.' })));
+      tableBody.append(h('tr', null, h('td', { colspan: 6, class: 'muted', text: 'No roles.' })));
       return;
     }
     for (const r of roles) {
@@ -167,6 +171,7 @@ async function renderRoles(view, selected) {
           h('td', { class: 'cell-command' }, h('code', { text: cmd, title: cmd })),
           h('td', null, h('span', { class: r.enabled ? 'mark mark-yes' : 'mark mark-no', text: r.enabled ? 'yes' : 'no' })),
           h('td', { text: r.max_concurrency ? String(r.max_concurrency) : 'unlimited' }),
+          h('td', { class: 'cell-triggers', text: triggerSummary(r.triggers) }),
           h('td', null, r.builtin ? h('span', { class: 'mark mark-builtin', text: 'built-in' }) : '')
         )
       );
@@ -193,6 +198,8 @@ async function renderRoles(view, selected) {
   }
 
   function renderDetail() {
+    if (status) status.close();
+    status = null;
     clear(detail);
     dirty = false;
     if (mode === 'new') {
@@ -225,6 +232,8 @@ async function renderRoles(view, selected) {
         role.enabled ? null : h('span', { class: 'mark mark-no', text: 'disabled' }),
         h('div', { class: 'page-actions' }, runBtn, h('a', { class: 'btn', href: `/jobs?role=${encodeURIComponent(role.name)}`, text: 'History' }))
       ),
+      h('h3', { text: 'Schedules and file watches' }),
+      (status = triggerStatus(role)).el,
       triggerSection(role),
       h('h3', { text: role.builtin ? 'Definition (built-in, read-only)' : 'Edit' }),
       editorForm(role)
@@ -337,6 +346,7 @@ async function renderRoles(view, selected) {
         'aria-describedby': id('permissions') + '-hint',
       }),
     };
+    const trig = triggerEditor(role ? r.triggers : [], { readonly: ro });
     const alert = h('p', { class: 'form-error', role: 'alert' });
     const save = h('button', { type: 'submit', class: 'btn btn-primary', text: 'Save' });
     const del = role && !ro ? h('button', { type: 'button', class: 'btn btn-danger', text: 'Delete' }) : null;
@@ -389,6 +399,7 @@ async function renderRoles(view, selected) {
           'wide'
         )
       ),
+      trig.el,
       alert,
       ro ? h('p', { class: 'muted', text: 'Built-in roles cannot be changed or deleted.' }) : h('div', { class: 'form-actions' }, save, del)
     );
@@ -451,6 +462,7 @@ async function renderRoles(view, selected) {
         .split(',')
         .map((p) => p.trim())
         .filter(Boolean);
+      out.triggers = trig.collect();
       return out;
     }
 
@@ -468,6 +480,7 @@ async function renderRoles(view, selected) {
       save.disabled = true;
       try {
         if (!role) {
+          if (!body.triggers.length) delete body.triggers; // the server's default
           const created = await api('POST', '/api/roles', body);
           toast(`Role ${created.name || body.name} created`, 'ok');
           dirty = false;
@@ -477,6 +490,10 @@ async function renderRoles(view, selected) {
         const patch = {};
         for (const [k, v] of Object.entries(body)) {
           if (k === 'name') continue;
+          if (k === 'triggers') {
+            if (!sameTriggers(v, role.triggers)) patch[k] = v;
+            continue;
+          }
           if (JSON.stringify(v) !== JSON.stringify(role[k])) patch[k] = v;
         }
         if ('shell' in patch || 'command' in patch) {
@@ -495,8 +512,8 @@ async function renderRoles(view, selected) {
         renderTable();
         renderDetail();
       } catch (e) {
-        alert.textContent = errText(e);
-        toast(errText(e), 'error');
+        alert.textContent = trig.explain(errText(e));
+        toast(trig.explain(errText(e)), 'error');
       } finally {
         save.disabled = false;
       }
@@ -602,6 +619,7 @@ async function renderRoles(view, selected) {
   return () => {
     dead = true;
     clearTimeout(reloadTimer);
+    if (status) status.close();
     offs.forEach((f) => f());
     for (const d of document.querySelectorAll('dialog.run-dialog')) d.close();
   };
