@@ -35,12 +35,17 @@ static void s_arm_free(trig_arm_t **a_p, coord_t *c)
 
 /* ---- cron ------------------------------------------------------------------ */
 
-/* The first run after from_ms; runs due up to now were missed (at start). */
-static void s_cron_plan(trig_arm_t *a, int64_t from_ms, int64_t now)
+/* The first run after from_ms. At start, runs due up to now were missed
+   while the coordinator was down; later (a role created or changed) a run
+   due since the last turn is simply due. */
+static void s_cron_plan(trig_arm_t *a, int64_t from_ms, int64_t now, bool starting)
 {
     const trigger_t *t = a->t;
     int64_t next = cron_next(&t->cron, t->zone, from_ms), last_missed = 0;
     size_t missed = 0;
+    a->next_ms = next;
+    if (!starting)
+        return;
     while (next <= now && missed < S_MISSED_COUNT_MAX) {
         last_missed = next;
         missed++;
@@ -114,7 +119,7 @@ void coord_trig_arm(coord_t *c, role_t *r)
         *a = (trig_arm_t) { .role = r, .index = i, .t = r->triggers[i], .next_ms = INT64_MAX };
         T->items[T->n++] = a;
         if (a->t->type == TRIGGER_CRON)
-            s_cron_plan(a, from, now);
+            s_cron_plan(a, from, now, T->starting);
         else
             coord_watch_set(c, a);
     }
@@ -150,8 +155,10 @@ int coord_trig_open(coord_t *c)
     }
     int64_t now = clock_wall_ms();
     T->horizon_ms = found ? (int64_t) h : now;     /* a new store missed nothing */
+    T->starting = true;
     for (size_t i = 0; i < c->roles.n; i++)
         coord_trig_arm(c, c->roles.items[i]);
+    T->starting = false;
     T->horizon_ms = now;
     T->fired = true;                               /* store it with the first turn */
     return 0;
@@ -208,9 +215,9 @@ void coord_trig_tick(coord_t *c)
         if (a->retry_mono && mono >= a->retry_mono)
             coord_watch_set(c, a);
     }
+    T->horizon_ms = now;                 /* also without schedules: one armed later starts here */
     if (!any_cron)
         return;
-    T->horizon_ms = now;
     if (T->fired || mono - T->horizon_saved_mono >= TRIG_HORIZON_EVERY_MS)
         s_save_horizon(c, mono);
 }

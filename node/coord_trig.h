@@ -76,6 +76,7 @@ typedef struct {
     int64_t horizon_ms;       /* wall ms: every cron run due up to here is handled */
     int64_t horizon_saved_mono; /* when the horizon was last stored */
     bool fired;               /* a cron job was started this turn: store the horizon */
+    bool starting;            /* arming at start: runs before now were missed */
 } coord_trig_t;
 
 /* At start, after the roles are loaded: inotify, the stored horizon, every

@@ -147,6 +147,7 @@ static int s_init(coord_t *c, const coord_opts_t *opts)
 {
     memset(c, 0, sizeof *c);
     c->opts = opts;
+    c->trig.inotify_fd = -1;
     pb_buf_init(&c->out);
     pb_buf_init(&c->scratch);
     later_init(&c->later);
@@ -167,7 +168,6 @@ static int s_init(coord_t *c, const coord_opts_t *opts)
     zhashx_set_destructor(c->tombstones, s_peer_free);
     zlistx_set_destructor(c->polls, coord_poll_free);
     zhashx_set_destructor(c->results, coord_results_free);
-    c->trig.inotify_fd = -1;
     if (coord_store_open(c) != 0 || coord_trig_open(c) != 0)
         return -1;
     char err[256];
