@@ -1,14 +1,19 @@
 """The examples in examples/, each run for real: quickstart.sh whole; the
 roles loaded from the example role files and run by a real worker;
 trigger.sh triggering the agent role; http-worker.sh serving a registration
-over HTTP; the fan-out job submitting sub-jobs and aggregating them.
+over HTTP; the fan-out job submitting sub-jobs and aggregating them; the
+trigger roles (a weekday schedule in Berlin feeding the agent, a file watch
+whose script counts the changed files' lines).
 The example scripts are found by a worker on the job's PATH, as the
 examples' README tells an operator to arrange it."""
+import datetime
 import json
 import os
 import subprocess
+import time
+from zoneinfo import ZoneInfo
 
-from conftest import BIN, REPO, clean_env
+from conftest import BIN, REPO, clean_env, wait_for
 
 EX = REPO / "examples"
 ROLE_FILES = (EX / "roles" / "textstats.json", EX / "agent" / "roles.json",
@@ -25,7 +30,7 @@ def example_roles():
 def job_path():
     """PATH for workers: the binary and the example scripts first."""
     dirs = [os.path.dirname(os.path.abspath(BIN)), str(EX / "roles"), str(EX / "agent"),
-            str(EX / "fanout")]
+            str(EX / "fanout"), str(EX / "triggers")]
     return ":".join(dirs + [os.environ.get("PATH", "/usr/bin:/bin")])
 
 
@@ -147,3 +152,44 @@ def test_fanout_aggregates_its_sub_jobs(mesh, tmp_path):
     assert "1 of 2 sub-jobs failed" in bad["log"], bad
     bad = mesh.wait_job(mesh.submit("fanout", {"n": 0}))
     assert bad["state"] == "failed" and "payload must be" in bad["log"], bad
+
+
+def next_weekday_8am_berlin(now_ms):
+    berlin = ZoneInfo("Europe/Berlin")
+    day = datetime.datetime.fromtimestamp(now_ms / 1000, berlin).date()
+    while True:
+        at = datetime.datetime.combine(day, datetime.time(8, 0), berlin)
+        if at.weekday() < 5 and at.timestamp() * 1000 > now_ms:
+            return int(at.timestamp() * 1000)
+        day += datetime.timedelta(days=1)
+
+
+def test_trigger_roles_schedule_the_agent_and_watch_an_inbox(mesh, tmp_path):
+    roles = json.loads((EX / "triggers" / "roles.json").read_text())["roles"]
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    for r in roles:                       # the example's /srv/popebot/inbox, here
+        for t in r.get("triggers", []):
+            if t["type"] == "watch":
+                t["paths"] = [str(inbox)]
+    mesh.start_coordinator(roles=roles)
+    mesh.start_worker("w1", roles="inbox,daily-brief", env={"PATH": job_path()})
+    now = time.time() * 1000
+    brief = mesh.http("GET", "/api/roles/daily-brief").json()
+    assert brief["trigger_status"][0]["next_run_ms"] == next_weekday_8am_berlin(now), brief
+    # what the schedule's job will do: the agent answers its prompt
+    prompt = brief["triggers"][0]["payload"]["prompt"]
+    job = mesh.wait_job(mesh.submit("daily-brief", {"prompt": prompt}))
+    assert job["state"] == "succeeded" and prompt in job["log"], job
+
+    (inbox / "a.txt").write_text("1\n2\n3\n")
+    (inbox / "b.txt").write_text("x\n")
+
+    def inbox_job():
+        r = mesh.http("GET", "/api/jobs?role=inbox", key="read").json()["jobs"]
+        return r[0] if r else None
+    j = mesh.wait_job(wait_for(inbox_job, timeout=20, desc="the inbox job")["id"])
+    assert j["state"] == "succeeded", j
+    assert j["result"] == {"files": 2, "gone": 0, "lines": 4,
+                           "paths": [str(inbox / "a.txt"), str(inbox / "b.txt")]}, j
+    assert "a.txt: 3 line(s)" in j["log"]
