@@ -152,6 +152,7 @@ typedef struct {
     char *err;
     size_t errlen;
     const char *role;
+    bool stored;              /* parsing what the store kept (trigger_from_json's rule) */
 } s_ctx_t;
 
 static int s_fail(s_ctx_t *c, const char *field, const char *what)
@@ -272,7 +273,7 @@ static int s_triggers(s_ctx_t *c, role_t *r, json_t *v)
     json_t *e;
     json_array_foreach(v, i, e) {
         char why[300];
-        if (!(r->triggers[i] = trigger_from_json(e, why, sizeof why))) {
+        if (!(r->triggers[i] = trigger_from_json(e, c->stored, why, sizeof why))) {
             snprintf(c->err, c->errlen, "role '%s': triggers[%zu].%s", c->role, i, why);
             return -1;
         }
@@ -320,7 +321,7 @@ static int s_field(s_ctx_t *c, role_t *r, const char *key, json_t *v)
 
 static role_t *s_role_from_json(json_t *o, const char *label, char *err, size_t errlen)
 {
-    s_ctx_t c = { err, errlen, label };
+    s_ctx_t c = { err, errlen, label, false };
     if (!json_is_object(o)) {
         s_fail(&c, "entry", "must be an object");
         return NULL;
@@ -383,7 +384,7 @@ role_t *role_from_json(const json_t *o, char *err, size_t errlen)
 
 int role_set_triggers(role_t *r, const json_t *triggers, char *err, size_t errlen)
 {
-    s_ctx_t c = { err, errlen, r->name };
+    s_ctx_t c = { err, errlen, r->name, true };
     if (r->ntriggers > 0 || r->triggers)
         return s_fail(&c, "triggers", "are already set");
     if (s_triggers(&c, r, (json_t *) triggers) == 0)

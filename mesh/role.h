@@ -84,8 +84,9 @@ role_t *role_from_json(const struct json_t *o, char *err, size_t errlen);
 /* The role as the roles file would hold it (with enabled and permissions);
    a new reference, NULL when out of memory. Built-ins have no command. */
 struct json_t *role_to_json(const role_t *r);
-/* Parse a "triggers" array into r, which has none yet. 0, or -1 with err
-   (r unchanged). */
+/* Parse a stored "triggers" array into r, which has none yet (a zone that
+   cannot be read any more idles its trigger: trigger_from_json's "stored").
+   0, or -1 with err (r unchanged). */
 int role_set_triggers(role_t *r, const struct json_t *triggers, char *err, size_t errlen);
 /* r's triggers as an array (empty when none); NULL when out of memory. */
 struct json_t *role_triggers_json(const role_t *r);

@@ -26,6 +26,8 @@ void trigger_destroy(trigger_t **self_p)
         return;
     json_decref(t->payload);
     free(t->schedule);
+    free(t->timezone);
+    free(t->zone_error);
     tz_destroy(&t->zone);
     for (size_t i = 0; i < t->npaths; i++)
         free(t->paths[i]);
@@ -67,18 +69,22 @@ static int s_schedule(trigger_t *t, json_t *v, char *err, size_t errlen)
     return t->schedule ? 0 : s_fail(err, errlen, "schedule", "out of memory");
 }
 
-static int s_timezone(trigger_t *t, json_t *v, char *err, size_t errlen)
+static int s_timezone(trigger_t *t, json_t *v, bool stored, char *err, size_t errlen)
 {
     char why[200];
     if (!json_is_string(v))
         return s_fail(err, errlen, "timezone", "must be a string (an IANA name such as "
                       "Europe/Berlin)");
     tz_t *z = tz_load(json_string_value(v), why, sizeof why);
-    if (!z)
+    if (!z && !stored)
         return s_fail(err, errlen, "timezone:", why);
+    free(t->timezone);
+    free(t->zone_error);
     tz_destroy(&t->zone);
     t->zone = z;
-    return 0;
+    t->zone_error = z ? NULL : strdup(why);
+    t->timezone = strdup(json_string_value(v));
+    return t->timezone && (z || t->zone_error) ? 0 : s_fail(err, errlen, "timezone", "out of memory");
 }
 
 static int s_missed(trigger_t *t, json_t *v, char *err, size_t errlen)
@@ -143,7 +149,8 @@ static int s_debounce(trigger_t *t, json_t *v, char *err, size_t errlen)
 }
 
 /* One field of a trigger of the given type. */
-static int s_field(trigger_t *t, const char *key, json_t *v, char *err, size_t errlen)
+static int s_field(trigger_t *t, const char *key, json_t *v, bool stored, char *err,
+                   size_t errlen)
 {
     bool cron = t->type == TRIGGER_CRON;
     if (strcmp(key, "type") == 0)
@@ -153,7 +160,7 @@ static int s_field(trigger_t *t, const char *key, json_t *v, char *err, size_t e
     if (cron && strcmp(key, "schedule") == 0)
         return s_schedule(t, v, err, errlen);
     if (cron && strcmp(key, "timezone") == 0)
-        return s_timezone(t, v, err, errlen);
+        return s_timezone(t, v, stored, err, errlen);
     if (cron && strcmp(key, "missed") == 0)
         return s_missed(t, v, err, errlen);
     if (!cron && strcmp(key, "paths") == 0)
@@ -182,8 +189,9 @@ static int s_finish(trigger_t *t, char *err, size_t errlen)
         return s_fail(err, errlen, "schedule", "is missing");
     if (t->type == TRIGGER_WATCH && t->npaths == 0)
         return s_fail(err, errlen, "paths", "is missing");
-    if (t->type == TRIGGER_CRON && !t->zone && !(t->zone = tz_load("UTC", err, errlen)))
-        return -1;
+    if (t->type == TRIGGER_CRON && !t->timezone &&
+        (!(t->zone = tz_load("UTC", err, errlen)) || !(t->timezone = strdup("UTC"))))
+        return s_fail(err, errlen, "timezone", "UTC cannot be had (out of memory)");
     if (!t->payload && !(t->payload = json_object()))
         return s_fail(err, errlen, "payload", "out of memory");
     json_t *o = trigger_to_json(t);
@@ -196,7 +204,7 @@ static int s_finish(trigger_t *t, char *err, size_t errlen)
     return 0;
 }
 
-trigger_t *trigger_from_json(const json_t *o, char *err, size_t errlen)
+trigger_t *trigger_from_json(const json_t *o, bool stored, char *err, size_t errlen)
 {
     const char *type = json_string_value(json_object_get(o, "type"));
     if (!json_is_object(o) || !type || (strcmp(type, "cron") != 0 && strcmp(type, "watch") != 0)) {
@@ -214,7 +222,7 @@ trigger_t *trigger_from_json(const json_t *o, char *err, size_t errlen)
     const char *key;
     json_t *v;
     json_object_foreach((json_t *) o, key, v) {
-        if (s_field(t, key, v, err, errlen) != 0) {
+        if (s_field(t, key, v, stored, err, errlen) != 0) {
             trigger_destroy(&t);
             return NULL;
         }
@@ -240,7 +248,7 @@ json_t *trigger_to_json(const trigger_t *t)
     json_t *payload = t->payload ? json_incref(t->payload) : json_object();
     if (t->type == TRIGGER_CRON)
         return json_pack("{s:s,s:s,s:s,s:s,s:o}", "type", "cron", "schedule", t->schedule,
-                         "timezone", tz_name(t->zone), "missed", trigger_missed_name(t->missed),
+                         "timezone", t->timezone, "missed", trigger_missed_name(t->missed),
                          "payload", payload);
     return json_pack("{s:s,s:o,s:I,s:o}", "type", "watch", "paths", s_paths_json(t),
                      "debounce_ms", (json_int_t) t->debounce_ms, "payload", payload);

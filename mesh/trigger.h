@@ -16,6 +16,7 @@
     (node/coord_trig.c, node/coord_watch.c).
 
     Rules: a trigger owns everything in it (its zone, its payload object).
+    Zones are read when a trigger is parsed (mesh/tz.c), never later.
     Watched paths are absolute, normalised (no "." or ".." segments, no
     repeated or trailing '/'), at most PATH_MAX bytes.
 */
@@ -47,7 +48,10 @@ typedef struct trigger {
     /* cron */
     char *schedule;           /* as written */
     cron_t cron;              /* parsed */
-    tz_t *zone;               /* owned */
+    char *timezone;           /* the zone's name, owned */
+    tz_t *zone;               /* owned; NULL only in a stored trigger whose zone
+                                 can no longer be read (zone_error says why) */
+    char *zone_error;         /* owned, NULL when the zone was read */
     trigger_missed_t missed;
     /* watch */
     char **paths;             /* owned, npaths of them */
@@ -56,8 +60,12 @@ typedef struct trigger {
 } trigger_t;
 
 /* One trigger object. NULL with err naming the field ("schedule: cron:
-   hour field: 24 is out of range 0-23"). */
-trigger_t *trigger_from_json(const struct json_t *o, char *err, size_t errlen);
+   hour field: 24 is out of range 0-23"). stored: the object comes from the
+   store, where it was valid once: a time zone that cannot be read now (its
+   file gone with a tzdata change) is kept by name with zone NULL and
+   zone_error set, so that one trigger idles instead of the role, or the
+   coordinator's start, failing. */
+trigger_t *trigger_from_json(const struct json_t *o, bool stored, char *err, size_t errlen);
 /* The trigger with every field (defaults included); a new reference, NULL
    when out of memory. */
 struct json_t *trigger_to_json(const trigger_t *t);

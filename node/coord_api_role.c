@@ -185,7 +185,7 @@ void coord_role_update(coord_t *c, const rid_t *rid, uint64_t req_id, json_t *bo
     json_decref(merged);
     if (!def)
         return;
-    coord_trig_disarm(c, r);         /* before its triggers are freed */
+    coord_trig_disarm(c, r, true);   /* before its triggers are freed */
     role_take_def(r, &def);
     coord_trig_arm(c, r);
     s_changed(c, rid, req_id, r);
@@ -212,7 +212,7 @@ void coord_role_delete(coord_t *c, const rid_t *rid, uint64_t req_id, json_t *bo
                         "cancel them or let them finish first", r->name, n);
         return;
     }
-    coord_trig_disarm(c, r);
+    coord_trig_disarm(c, r, false);
     role_clear(r);                   /* finished jobs still name it */
     coord_delete_role(c, r->name);
     coord_api_reply(c, rid, req_id, json_object());

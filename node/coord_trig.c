@@ -35,34 +35,58 @@ static void s_arm_free(trig_arm_t **a_p, coord_t *c)
 
 /* ---- cron ------------------------------------------------------------------ */
 
+/* The latest run in (from, now], or 0: searched in growing windows back
+   from now, so an every-minute schedule down for months costs an hour's
+   runs, not months of them. */
+static int64_t s_last_run(const trigger_t *t, int64_t from, int64_t now)
+{
+    static const int64_t windows[] = { 3600000LL, 86400000LL, 32 * 86400000LL,
+                                       400 * 86400000LL, 8 * 366 * 86400000LL };
+    for (size_t w = 0; w < sizeof windows / sizeof windows[0]; w++) {
+        int64_t start = now - windows[w] > from ? now - windows[w] : from, last = 0;
+        for (int64_t n = cron_next(&t->cron, t->zone, start); n <= now;
+             n = cron_next(&t->cron, t->zone, n))
+            last = n;
+        if (last || start == from)
+            return last;
+    }
+    return 0;
+}
+
+/* How many runs fell in (from, now], counting up to S_MISSED_COUNT_MAX. */
+static size_t s_count_runs(const trigger_t *t, int64_t from, int64_t now)
+{
+    size_t n = 0;
+    for (int64_t at = cron_next(&t->cron, t->zone, from); at <= now && n < S_MISSED_COUNT_MAX;
+         at = cron_next(&t->cron, t->zone, at))
+        n++;
+    return n;
+}
+
 /* The first run after from_ms. At start, runs due up to now were missed
    while the coordinator was down; later (a role created or changed) a run
    due since the last turn is simply due. */
 static void s_cron_plan(trig_arm_t *a, int64_t from_ms, int64_t now, bool starting)
 {
     const trigger_t *t = a->t;
-    int64_t next = cron_next(&t->cron, t->zone, from_ms), last_missed = 0;
-    size_t missed = 0;
-    a->next_ms = next;
-    if (!starting)
+    if (!t->zone) {                        /* stored, and its zone is gone since */
+        snprintf(a->error, sizeof a->error, "time zone '%s' cannot be read: %s",
+                 t->timezone, t->zone_error ? t->zone_error : "?");
+        a->next_ms = INT64_MAX;
         return;
-    while (next <= now && missed < S_MISSED_COUNT_MAX) {
-        last_missed = next;
-        missed++;
-        next = cron_next(&t->cron, t->zone, next);
     }
-    if (missed >= S_MISSED_COUNT_MAX)
-        next = cron_next(&t->cron, t->zone, now);
-    a->next_ms = next;
-    if (missed == 0)
+    a->next_ms = cron_next(&t->cron, t->zone, from_ms);
+    if (!starting || a->next_ms > now)
         return;
+    size_t missed = s_count_runs(t, from_ms, now);
+    a->next_ms = cron_next(&t->cron, t->zone, now);
     if (t->missed == TRIGGER_MISSED_ONCE) {
-        a->next_ms = last_missed;
+        a->next_ms = s_last_run(t, from_ms, now);
         a->catch_up = true;
     }
     log_msg(LL_WARN, "trigger", "role %s, trigger %zu (cron '%s' %s): %zu%s run(s) missed "
             "while the coordinator was down: %s", a->role->name, a->index, t->schedule,
-            tz_name(t->zone), missed, missed >= S_MISSED_COUNT_MAX ? " or more" : "",
+            t->timezone, missed, missed >= S_MISSED_COUNT_MAX ? " or more" : "",
             t->missed == TRIGGER_MISSED_ONCE ? "starting one catch-up run" : "skipped (missed: skip)");
 }
 
@@ -85,7 +109,7 @@ static void s_cron_fire(coord_t *c, trig_arm_t *a, int64_t now)
     snprintf(idem, sizeof idem, "cron:%s:%016llx:%lld", a->role->name,
              (unsigned long long) t->key, (long long) when);
     char *payload = coord_trig_payload(t, json_pack("{s:s,s:s,s:s,s:I,s:b}", "type", "cron",
-                                           "schedule", t->schedule, "timezone", tz_name(t->zone),
+                                           "schedule", t->schedule, "timezone", t->timezone,
                                            "scheduled_ms", (json_int_t) when,
                                            "catch_up", a->catch_up));
     if (payload)
@@ -100,43 +124,93 @@ static void s_cron_fire(coord_t *c, trig_arm_t *a, int64_t now)
 
 /* ---- the table ------------------------------------------------------------- */
 
+static int s_push(trig_arm_t ***items, size_t *n, trig_arm_t *a)
+{
+    trig_arm_t **v = realloc(*items, (*n + 1) * sizeof *v);
+    if (!v)
+        return -1;
+    *items = v;
+    v[(*n)++] = a;
+    return 0;
+}
+
+static trig_arm_t *s_take(trig_arm_t **items, size_t *n, size_t i)
+{
+    trig_arm_t *a = items[i];
+    memmove(&items[i], &items[i + 1], (*n - i - 1) * sizeof *items);
+    (*n)--;
+    return a;
+}
+
+/* A kept entry of r for a trigger with this key (taken out), or NULL. */
+static trig_arm_t *s_adopt(coord_trig_t *T, const role_t *r, uint64_t key)
+{
+    for (size_t i = 0; i < T->nkept; i++)
+        if (T->kept[i]->role == r && T->kept[i]->key == key)
+            return s_take(T->kept, &T->nkept, i);
+    return NULL;
+}
+
+/* Free r's kept entries that no trigger took back. */
+static void s_drop_kept(coord_t *c, const role_t *r)
+{
+    coord_trig_t *T = &c->trig;
+    for (size_t i = 0; i < T->nkept;) {
+        if (T->kept[i]->role != r) {
+            i++;
+            continue;
+        }
+        trig_arm_t *a = s_take(T->kept, &T->nkept, i);
+        s_arm_free(&a, c);
+    }
+}
+
 void coord_trig_arm(coord_t *c, role_t *r)
 {
     coord_trig_t *T = &c->trig;
-    if (!role_defined(r) || !r->enabled || r->ntriggers == 0)
-        return;
     int64_t now = clock_wall_ms();
     int64_t from = T->horizon_ms < now ? T->horizon_ms : now;
-    for (size_t i = 0; i < r->ntriggers; i++) {
-        trig_arm_t *a = calloc(1, sizeof *a);
-        trig_arm_t **items = a ? realloc(T->items, (T->n + 1) * sizeof *items) : NULL;
-        if (!items) {
-            free(a);
+    for (size_t i = 0; role_defined(r) && r->enabled && i < r->ntriggers; i++) {
+        const trigger_t *t = r->triggers[i];
+        trig_arm_t *a = s_adopt(T, r, t->key);
+        if (!a && !(a = calloc(1, sizeof *a))) {
             log_msg(LL_ERROR, "trigger", "role %s: out of memory arming its triggers", r->name);
-            return;
+            break;
         }
-        T->items = items;
-        *a = (trig_arm_t) { .role = r, .index = i, .t = r->triggers[i], .next_ms = INT64_MAX };
-        T->items[T->n++] = a;
-        if (a->t->type == TRIGGER_CRON)
+        a->role = r;                /* a kept entry keeps its last run and pending changes */
+        a->index = i;
+        a->t = t;
+        a->key = t->key;
+        a->next_ms = INT64_MAX;
+        a->catch_up = false;
+        a->retry_mono = 0;
+        a->error[0] = '\0';
+        if (s_push(&T->items, &T->n, a) != 0) {
+            s_arm_free(&a, c);
+            log_msg(LL_ERROR, "trigger", "role %s: out of memory arming its triggers", r->name);
+            break;
+        }
+        if (t->type == TRIGGER_CRON)
             s_cron_plan(a, from, now, T->starting);
         else
             coord_watch_set(c, a);
     }
+    s_drop_kept(c, r);
 }
 
-void coord_trig_disarm(coord_t *c, const role_t *r)
+void coord_trig_disarm(coord_t *c, const role_t *r, bool keep)
 {
     coord_trig_t *T = &c->trig;
     for (size_t i = 0; i < T->n;) {
-        trig_arm_t *a = T->items[i];
-        if (a->role != r) {
+        if (T->items[i]->role != r) {
             i++;
             continue;
         }
-        memmove(&T->items[i], &T->items[i + 1], (T->n - i - 1) * sizeof *T->items);
-        T->n--;                                  /* out of the table before its watches go */
-        s_arm_free(&a, c);
+        trig_arm_t *a = s_take(T->items, &T->n, i);   /* out of the table before its watches go */
+        coord_watch_unset(c, a);
+        a->t = NULL;                                  /* the definition may be freed next */
+        if (!keep || s_push(&T->kept, &T->nkept, a) != 0)
+            s_arm_free(&a, c);
     }
 }
 
@@ -171,9 +245,13 @@ void coord_trig_close(coord_t *c)
         trig_arm_t *a = T->items[--T->n];
         s_arm_free(&a, c);
     }
+    while (T->nkept > 0) {
+        trig_arm_t *a = T->kept[--T->nkept];
+        s_arm_free(&a, c);
+    }
     free(T->items);
-    T->items = NULL;
-    T->n = 0;
+    free(T->kept);
+    T->items = T->kept = NULL;
     if (T->inotify_fd >= 0)
         close(T->inotify_fd);
     T->inotify_fd = -1;
@@ -201,11 +279,9 @@ void coord_trig_tick(coord_t *c)
 {
     coord_trig_t *T = &c->trig;
     int64_t now = clock_wall_ms(), mono = clock_mono_ms();
-    bool any_cron = false;
     for (size_t i = 0; i < T->n; i++) {
         trig_arm_t *a = T->items[i];
         if (a->t->type == TRIGGER_CRON) {
-            any_cron = true;
             if (a->next_ms <= now)
                 s_cron_fire(c, a, now);
             continue;
@@ -215,9 +291,9 @@ void coord_trig_tick(coord_t *c)
         if (a->retry_mono && mono >= a->retry_mono)
             coord_watch_set(c, a);
     }
-    T->horizon_ms = now;                 /* also without schedules: one armed later starts here */
-    if (!any_cron)
-        return;
+    /* stored also while no schedule is armed: one armed after a restart must
+       not take the time the coordinator ran without schedules for missed */
+    T->horizon_ms = now;
     if (T->fired || mono - T->horizon_saved_mono >= TRIG_HORIZON_EVERY_MS)
         s_save_horizon(c, mono);
 }

@@ -4,13 +4,15 @@
     Each trigger of an enabled, defined role is "armed": an entry here with
     its runtime state. A role's entries are dropped (coord_trig_disarm)
     before its definition changes and made again after (coord_trig_arm), so
-    an entry never points at a freed trigger. Roles themselves are never
-    freed while the loop runs, so the role pointer stays good.
+    an entry never points at a freed trigger; an unchanged trigger (same
+    key) gets its entry back, with its last run and pending changes. Roles
+    themselves are never freed while the loop runs, so the role pointer
+    stays good.
 
     Cron: the next fire time of each schedule is computed in its zone. The
     "horizon" is the wall time up to which every due run has been handled;
     it is stored (meta "cron_horizon") in the same commit as the jobs a turn
-    fires, and at least once a minute. At start, runs due between the
+    fires, and at least once a minute (also with no schedule armed). At start, runs due between the
     stored horizon and now were missed while the coordinator was down: a
     trigger's "missed" policy skips them (logged) or starts one catch-up job
     (payload trigger.catch_up true). Each run's job carries an idempotency
@@ -21,8 +23,11 @@
     the job starts once no change came for debounce_ms (or 60 s after the
     first change at the latest), with the changed paths in its payload.
 
-    All of it runs on the loop thread; nothing here blocks (inotify is
-    non-blocking, the zone files were read when the role was parsed).
+    All of it runs on the loop thread. inotify reads are non-blocking and
+    zone files were read when the role was parsed; setting a watch stats
+    its path and adds an inotify watch, which local file systems answer at
+    once (a hung network mount under a watched path would stall the loop:
+    docs/OPERATIONS.md says to watch local paths).
 */
 #ifndef POPEBOT_NODE_COORD_TRIG_H
 #define POPEBOT_NODE_COORD_TRIG_H
@@ -53,7 +58,8 @@ typedef struct {
 typedef struct {
     role_t *role;             /* borrowed (roles outlive the loop's entries) */
     size_t index;             /* which of role->triggers */
-    const trigger_t *t;       /* role->triggers[index] */
+    const trigger_t *t;       /* role->triggers[index]; NULL while kept */
+    uint64_t key;             /* t->key: finds the entry again after an edit */
     int64_t next_ms;          /* cron: next fire (wall ms), INT64_MAX none */
     bool catch_up;            /* cron: next_ms is a run missed while down */
     int64_t last_run_ms;      /* wall ms of the last job started, 0 none */
@@ -70,8 +76,10 @@ typedef struct {
 } trig_arm_t;
 
 typedef struct {
-    trig_arm_t **items;       /* owned */
+    trig_arm_t **items;       /* owned: the armed entries */
     size_t n;
+    trig_arm_t **kept;        /* owned: entries of a role being edited (no watches, t NULL) */
+    size_t nkept;
     int inotify_fd;           /* -1 when inotify could not be had */
     int64_t horizon_ms;       /* wall ms: every cron run due up to here is handled */
     int64_t horizon_saved_mono; /* when the horizon was last stored */
@@ -83,9 +91,13 @@ typedef struct {
    role's triggers armed (with the missed-run policy). 0, or -1 logged. */
 int coord_trig_open(struct coord *c);
 void coord_trig_close(struct coord *c);
-/* Arm the triggers of r (an enabled, defined role), or drop its entries. */
+/* Drop r's entries from the table (before its definition changes); keep:
+   hold them aside so that coord_trig_arm gives a trigger whose definition
+   did not change its last run and its pending (debounced) changes back. */
+void coord_trig_disarm(struct coord *c, const role_t *r, bool keep);
+/* Arm the triggers of r if it is enabled and defined; frees r's kept
+   entries that no trigger took back. */
 void coord_trig_arm(struct coord *c, role_t *r);
-void coord_trig_disarm(struct coord *c, const role_t *r);
 /* Each turn: start due cron runs and settled watches, retry failed watches,
    store the horizon when due. */
 void coord_trig_tick(struct coord *c);

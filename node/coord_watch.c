@@ -3,7 +3,9 @@
     Every path is watched through its directory: a directory path watches
     the entries in it (not sub-directories), a file path watches its parent
     for that one name, so a file replaced by rename (as editors and deploy
-    tools do) or created later is still seen. Watches of the same directory
+    tools do) or created later is still seen. A path that does not exist
+    yet is watched like a file; when it appears as a directory, it is
+    watched as one from the next turn. Watches of the same directory
     share one inotify descriptor; it is removed when no path uses it.
 
     Rules: reads never block (the descriptor is non-blocking); a queue
@@ -166,6 +168,18 @@ static void s_overflow(coord_t *c, int64_t mono)
     }
 }
 
+/* A path that did not exist (watched through its directory for its name)
+   appeared as a directory: watch it as one from the next turn, so the
+   files put into it count. */
+static void s_became_dir(coord_t *c, trig_arm_t *a, size_t k, int64_t mono)
+{
+    int wd = a->paths[k].wd;
+    a->paths[k].wd = -1;
+    if (!s_wd_used(c, wd))
+        inotify_rm_watch(c->trig.inotify_fd, wd);
+    a->retry_mono = mono;
+}
+
 static void s_event(coord_t *c, const struct inotify_event *ev, int64_t mono)
 {
     if (ev->mask & IN_Q_OVERFLOW) {
@@ -187,6 +201,8 @@ static void s_event(coord_t *c, const struct inotify_event *ev, int64_t mono)
             char path[PATH_MAX + NAME_MAX + 2];
             snprintf(path, sizeof path, "%s%s%s", p->dir, strcmp(p->dir, "/") ? "/" : "", name);
             s_note(a, p->name ? a->t->paths[k] : path, mono);
+            if (p->name && (ev->mask & IN_ISDIR) && (ev->mask & (IN_CREATE | IN_MOVED_TO)))
+                s_became_dir(c, a, k, mono);
         }
     }
 }

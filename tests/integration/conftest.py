@@ -563,8 +563,9 @@ class Mesh:
         return path
 
     def start_coordinator(self, roles=None, extra=(), wait=True, heartbeat=HEARTBEAT,
-                          liveness=LIVENESS):
-        """Start (or restart, same port) the coordinator and wait until it answers."""
+                          liveness=LIVENESS, env=None):
+        """Start (or restart, same port) the coordinator and wait until it answers;
+        env: extra environment variables for it."""
         if roles is not None:
             self.roles_file = self.write_roles(roles)
         fresh = self.port is None          # a restart keeps the port the workers know
@@ -582,7 +583,8 @@ class Mesh:
                 args.append(f"--roles-file={self.roles_file}")
             if self.insecure:
                 args.append("--insecure")
-            p = Proc(f"coordinator{self.coord_count}", args + list(extra), self.logs)
+            p = Proc(f"coordinator{self.coord_count}", args + list(extra), self.logs,
+                     env=clean_env(**env) if env else None)
             self.procs.append(p)
             self.coord = p
             if not wait:

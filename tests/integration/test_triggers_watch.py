@@ -6,6 +6,7 @@ directory (also when replaced by rename), a watched directory that goes
 away and comes back, a missing path reported, a disabled role not fired."""
 import json
 import os
+import shutil
 import time
 from pathlib import Path
 
@@ -220,3 +221,68 @@ def test_a_disabled_roles_watch_starts_nothing(mesh, tmp_path):
     (d / "c").write_text("c")
     time.sleep(1.0)
     assert len(jobs_of(mesh, "quiet")) == 1
+
+
+def test_a_directory_that_appears_later_is_watched_as_one(mesh, tmp_path):
+    mesh.start_coordinator()
+    base = tmp_path / "w"
+    base.mkdir()
+    inbox = base / "inbox"                        # not there yet
+    r = mesh.http("POST", "/api/roles", json_body=role("later", [
+        {"type": "watch", "paths": [str(inbox)], "debounce_ms": 200}]))
+    assert r.status_code == 201 and r.json()["trigger_status"][0]["watching"], r.text
+    inbox.mkdir()
+    wait_for(lambda: len(jobs_of(mesh, "later")) == 1, timeout=10, desc="a job for its creation")
+    assert payload(jobs_of(mesh, "later")[0])["trigger"]["paths"] == [str(inbox)]
+    time.sleep(0.5)
+    (inbox / "a").write_text("a")                 # now its files count
+    wait_for(lambda: len(jobs_of(mesh, "later")) >= 2, timeout=10, desc="a job for a file in it")
+    time.sleep(0.5)
+    assert len(jobs_of(mesh, "later")) == 2, [payload(j) for j in jobs_of(mesh, "later")]
+    assert payload(jobs_of(mesh, "later")[0])["trigger"]["paths"] == [str(inbox / "a")]
+
+
+def test_an_edit_keeps_an_unchanged_watchs_pending_changes(mesh, tmp_path):
+    mesh.start_coordinator()
+    d = tmp_path / "slow"
+    d.mkdir()
+    r = mesh.http("POST", "/api/roles", json_body=role("slow", [
+        {"type": "watch", "paths": [str(d)], "debounce_ms": 3000}]))
+    assert r.status_code == 201, r.text
+    (d / "a").write_text("a")
+    time.sleep(0.5)                               # inside the debounce window: edit the role
+    r = mesh.http("PATCH", "/api/roles/slow", json_body={"max_attempts": 5})
+    assert r.status_code == 200, r.text
+    wait_for(lambda: len(jobs_of(mesh, "slow")) == 1, timeout=10,
+             desc="the pending change's job after the edit")
+    assert payload(jobs_of(mesh, "slow")[0])["trigger"]["paths"] == [str(d / "a")]
+    st = status(mesh, "slow")[0]
+    assert st["last_job"] == jobs_of(mesh, "slow")[0]["id"], st
+
+
+def test_a_zone_gone_from_the_host_idles_its_schedule_not_the_coordinator(mesh, tmp_path):
+    zones = tmp_path / "zoneinfo"
+    (zones / "Europe").mkdir(parents=True)
+    shutil.copy("/usr/share/zoneinfo/Europe/Berlin", zones / "Europe" / "Berlin")
+    mesh.start_coordinator(env={"TZDIR": str(zones)})
+    d = tmp_path / "still"
+    d.mkdir()
+    r = mesh.http("POST", "/api/roles", json_body=role("berlin", [
+        {"type": "cron", "schedule": "0 9 * * *", "timezone": "Europe/Berlin"},
+        {"type": "watch", "paths": [str(d)], "debounce_ms": 100}]))
+    assert r.status_code == 201 and r.json()["trigger_status"][0]["next_run_ms"], r.text
+    mesh.coord.signal(15)
+    assert mesh.coord.wait(15) == 0
+    (zones / "Europe" / "Berlin").unlink()        # tzdata changed while it was down
+    mesh.start_coordinator(env={"TZDIR": str(zones)})
+    got = mesh.http("GET", "/api/roles/berlin").json()
+    assert got["triggers"][0]["timezone"] == "Europe/Berlin"      # kept as written
+    st = got["trigger_status"]
+    assert st[0]["next_run_ms"] is None and "cannot be read" in st[0]["error"], st
+    assert st[1]["watching"] is True, st                           # the rest works
+    (d / "x").write_text("x")
+    wait_for(lambda: len(jobs_of(mesh, "berlin")) == 1, timeout=10, desc="the watch's job")
+    # a new role with that zone is refused as before
+    r = mesh.http("POST", "/api/roles", json_body=role("berlin2", [
+        {"type": "cron", "schedule": "0 9 * * *", "timezone": "Europe/Berlin"}]))
+    assert r.status_code == 422 and "triggers[0].timezone" in r.json()["error"]["message"], r.text

@@ -287,9 +287,10 @@ function when(ms, soon) {
 }
 
 function statusCell(t, st, role) {
+  // a disabled role's triggers are idle by choice, not in error (the server says why anyway)
+  if (!role.enabled) return h('span', { class: 'mark mark-no', text: 'Paused: role disabled' });
   if (st && st.error)
     return h('span', { class: 'trigger-error' }, h('strong', { class: 'trigger-error-label', text: 'Error: ' }), st.error);
-  if (!role.enabled) return h('span', { class: 'mark mark-no', text: 'Paused: role disabled' });
   if (t.type === 'watch') {
     if (st && st.watching) return h('span', { class: 'mark mark-yes', text: 'Watching' });
     return h('span', { class: 'muted', text: 'Not watching yet' });
