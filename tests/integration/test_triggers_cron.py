@@ -1,9 +1,12 @@
 """Cron triggers on the real clock: schedules fire on the minute with the
 trigger's payload and run on a real worker; runs that fell due while the
 coordinator was down (killed) are skipped or caught up once by each
-trigger's "missed" policy; a restart never starts a run twice.
-This file waits for two minute boundaries (about 1-2 minutes)."""
+trigger's "missed" policy; a restart never starts a run twice; after a
+long outage (the stored horizon set 100 days back with mdb_load) the count
+is capped and the catch-up is the latest missed run.
+The first test waits for two minute boundaries (about 1-2 minutes)."""
 import signal
+import subprocess
 import time
 
 from conftest import wait_for
@@ -96,3 +99,34 @@ def test_cron_fires_on_the_minute_and_follows_the_missed_run_policy(mesh):
     for n in ("tick", "tock"):
         new = set(runs(mesh, n)) - before[n]
         assert all(t > restarted for t in new), (n, new, restarted)
+
+
+def put_horizon(data_dir, ms):
+    """Write meta "cron_horizon" (8 bytes big-endian) with lmdb-utils' mdb_load."""
+    value = "".join(f"\\{b:02x}" for b in int(ms).to_bytes(8, "big"))
+    p = subprocess.run(["mdb_load", "-T", "-s", "meta", str(data_dir)],
+                       input=f"cron_horizon\n{value}\n", text=True, capture_output=True)
+    assert p.returncode == 0, p.stderr
+
+
+def test_a_long_outage_counts_its_missed_runs_and_catches_up_the_latest(mesh):
+    mesh.start_coordinator()
+    for body in (cron_role("often", "once", "UTC"), cron_role("skipper", "skip", "UTC")):
+        r = mesh.http("POST", "/api/roles", json_body=body)
+        assert r.status_code == 201, r.text
+    mesh.coord.signal(signal.SIGTERM)
+    assert mesh.coord.wait(15) == 0
+    mesh.reset_client()
+    now = time.time() * 1000
+    put_horizon(mesh.tmp / "data", now - 100 * 86400000)     # "down" for 100 days
+    mesh.start_coordinator()
+    job = wait_for(lambda: next(iter(runs(mesh, "often").values()), None), timeout=15,
+                   desc="often's catch-up run")
+    t = job["payload"]["trigger"]
+    latest = (time.time() * 1000) // 60000 * 60000             # the last minute boundary
+    assert t["catch_up"] is True and latest - 60000 <= t["scheduled_ms"] <= latest, (t, latest)
+    log = mesh.coord.log_text()
+    assert "role often, trigger 0 (cron '* * * * *' UTC): 100000 or more run(s) missed" in log
+    assert "role skipper, trigger 0" in log and "skipped (missed: skip)" in log
+    time.sleep(0.5)
+    assert runs(mesh, "skipper") == {} and len(runs(mesh, "often")) == 1
