@@ -2,10 +2,13 @@
     the jobs triggers start and their status (coord_trig.h).
 
     Rules: an entry exists only for a trigger of an enabled, defined role
-    and is dropped before that role's definition changes. A cron run's job
-    has the idempotency key "cron:ROLE:KEY:SCHEDULED_MS", so whatever the
-    horizon says after a crash, no run starts twice (within the keys' 7-day
-    window). Nothing here blocks the loop.
+    and is dropped before that role's definition changes (kept aside while
+    the role is edited, and freed unless an unchanged trigger takes it
+    back). A cron run's job has the idempotency key
+    "cron:ROLE:KEY:SCHEDULED_MS", so whatever the horizon says after a
+    crash, no run starts twice (within the keys' 7-day window). A run whose
+    job is refused (store or queue full) is not retried: its status says so.
+    Cron work is arithmetic on zones read at parse time: nothing here waits.
 */
 #include "node/coord_int.h"
 #include "node/log.h"
