@@ -83,8 +83,9 @@ static void s_cron_plan(trig_arm_t *a, int64_t from_ms, int64_t now, bool starti
         return;
     size_t missed = s_count_runs(t, from_ms, now);
     a->next_ms = cron_next(&t->cron, t->zone, now);
-    if (t->missed == TRIGGER_MISSED_ONCE) {
-        a->next_ms = s_last_run(t, from_ms, now);
+    int64_t last = t->missed == TRIGGER_MISSED_ONCE ? s_last_run(t, from_ms, now) : 0;
+    if (last) {                            /* 0: none found within 8 years back */
+        a->next_ms = last;
         a->catch_up = true;
     }
     log_msg(LL_WARN, "trigger", "role %s, trigger %zu (cron '%s' %s): %zu%s run(s) missed "
