@@ -160,8 +160,23 @@ void coord_role_create(coord_t *c, const rid_t *rid, uint64_t req_id, json_t *bo
     s_changed(c, rid, req_id, r);
 }
 
+/* def takes r's triggers as they are (by the store's rule: an idle
+   trigger whose zone is gone stays so). 0, or -1 after answering. */
+static int s_keep_triggers(coord_t *c, const rid_t *rid, uint64_t req_id, const role_t *r,
+                           role_t *def)
+{
+    char err[300];
+    json_t *t = role_triggers_json(r);
+    int rc = t ? role_set_triggers(def, t, err, sizeof err) : -1;
+    json_decref(t);
+    if (rc != 0)
+        coord_api_error(c, rid, req_id, "unavailable", "%s", t ? err : "coordinator out of memory");
+    return rc;
+}
+
 /* Merge the patch into the role's object and parse the result whole, so a
-   patch is checked by the same rules as a new role. */
+   patch is checked by the same rules as a new role (its triggers, unless
+   the patch names them, are kept as they are). */
 void coord_role_update(coord_t *c, const rid_t *rid, uint64_t req_id, json_t *body)
 {
     role_t *r = s_find(c, rid, req_id, body, "name");
@@ -181,10 +196,15 @@ void coord_role_update(coord_t *c, const rid_t *rid, uint64_t req_id, json_t *bo
         coord_api_error(c, rid, req_id, "unavailable", "coordinator out of memory");
         return;
     }
+    bool same_triggers = !json_object_get(patch, "triggers");
+    if (same_triggers)              /* kept as stored: a zone gone since must not refuse the patch */
+        json_object_del(merged, "triggers");
     role_t *def = s_parse(c, rid, req_id, merged);
     json_decref(merged);
-    if (!def)
+    if (!def || (same_triggers && s_keep_triggers(c, rid, req_id, r, def) != 0)) {
+        role_destroy(&def);
         return;
+    }
     coord_trig_disarm(c, r, true);   /* before its triggers are freed */
     role_take_def(r, &def);
     coord_trig_arm(c, r);

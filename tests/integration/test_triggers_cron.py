@@ -119,8 +119,10 @@ def test_a_long_outage_counts_its_missed_runs_and_catches_up_the_latest(mesh):
     mesh.reset_client()
     now = time.time() * 1000
     put_horizon(mesh.tmp / "data", now - 100 * 86400000)     # "down" for 100 days
+    restarted = time.time() * 1000
     mesh.start_coordinator()
-    job = wait_for(lambda: next(iter(runs(mesh, "often").values()), None), timeout=15,
+    job = wait_for(lambda: next((j for j in runs(mesh, "often").values()
+                                 if j["payload"]["trigger"]["catch_up"]), None), timeout=15,
                    desc="often's catch-up run")
     t = job["payload"]["trigger"]
     latest = (time.time() * 1000) // 60000 * 60000             # the last minute boundary
@@ -128,5 +130,6 @@ def test_a_long_outage_counts_its_missed_runs_and_catches_up_the_latest(mesh):
     log = mesh.coord.log_text()
     assert "role often, trigger 0 (cron '* * * * *' UTC): 100000 or more run(s) missed" in log
     assert "role skipper, trigger 0" in log and "skipped (missed: skip)" in log
-    time.sleep(0.5)
-    assert runs(mesh, "skipper") == {} and len(runs(mesh, "often")) == 1
+    time.sleep(0.5)                  # runs due after the restart are regular ones
+    assert all(t > restarted for t in runs(mesh, "skipper"))
+    assert len([t for t in runs(mesh, "often") if t <= restarted]) == 1

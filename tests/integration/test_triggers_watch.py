@@ -282,6 +282,13 @@ def test_a_zone_gone_from_the_host_idles_its_schedule_not_the_coordinator(mesh, 
     assert st[1]["watching"] is True, st                           # the rest works
     (d / "x").write_text("x")
     wait_for(lambda: len(jobs_of(mesh, "berlin")) == 1, timeout=10, desc="the watch's job")
+    # other fields of the role may still change; a patch naming the triggers
+    # is checked whole
+    r = mesh.http("PATCH", "/api/roles/berlin", json_body={"max_attempts": 5})
+    assert r.status_code == 200 and r.json()["triggers"][0]["timezone"] == "Europe/Berlin", r.text
+    assert "cannot be read" in r.json()["trigger_status"][0]["error"]
+    r = mesh.http("PATCH", "/api/roles/berlin", json_body={"triggers": got["triggers"]})
+    assert r.status_code == 422 and "triggers[0].timezone" in r.json()["error"]["message"], r.text
     # a new role with that zone is refused as before
     r = mesh.http("POST", "/api/roles", json_body=role("berlin2", [
         {"type": "cron", "schedule": "0 9 * * *", "timezone": "Europe/Berlin"}]))
