@@ -32,6 +32,16 @@ bool role_defined(const role_t *r)
     return r->builtin || r->ncommand > 0;
 }
 
+/* Free the role's triggers and leave it with none. */
+static void s_free_triggers(role_t *r)
+{
+    for (size_t i = 0; i < r->ntriggers; i++)
+        trigger_destroy(&r->triggers[i]);
+    free(r->triggers);
+    r->triggers = NULL;
+    r->ntriggers = 0;
+}
+
 /* Free the definition; the name stays. */
 static void s_free_def(role_t *r)
 {
@@ -41,9 +51,7 @@ static void s_free_def(role_t *r)
     for (size_t i = 0; i < r->npermissions; i++)
         free(r->permissions[i]);
     free(r->permissions);
-    for (size_t i = 0; i < r->ntriggers; i++)
-        trigger_destroy(&r->triggers[i]);
-    free(r->triggers);
+    s_free_triggers(r);
     kv_free(&r->env);
     kv_free(&r->where);
 }
@@ -389,11 +397,7 @@ int role_set_triggers(role_t *r, const json_t *triggers, char *err, size_t errle
         return s_fail(&c, "triggers", "are already set");
     if (s_triggers(&c, r, (json_t *) triggers) == 0)
         return 0;
-    for (size_t i = 0; i < r->ntriggers; i++)
-        trigger_destroy(&r->triggers[i]);
-    free(r->triggers);
-    r->triggers = NULL;
-    r->ntriggers = 0;
+    s_free_triggers(r);
     return -1;
 }
 
